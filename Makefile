@@ -1,0 +1,27 @@
+# The two commands a fresh machine needs: `make demo` and `make test`.
+# Each creates the virtualenv and installs the pinned packages on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test chat lint clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+## Seed the demo CRM in ./kpibot.db (SQLite) and open the local chat.
+demo: $(STAMP)
+	$(BIN)/kpibot demo
+
+## The whole test suite, on SQLite and on the PostgreSQL server at 127.0.0.1:5432.
+test: $(STAMP)
+	.ci/ensure-postgres
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) kpibot.db kpibot_models .pytest_cache

@@ -1,0 +1,1 @@
+"""The Slack-facing layer and the command line: everything that talks to people."""

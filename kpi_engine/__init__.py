@@ -1,0 +1,1 @@
+"""kpibot's deterministic core: every figure a user sees is computed here."""

@@ -1,0 +1,1 @@
+"""The canonical CRM schema and database connections."""

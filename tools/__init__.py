@@ -1,0 +1,1 @@
+"""The question-answering layer: offline router, agent tools and number verification."""
