@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import db
+from bot.cli import ask, db
+from bot.cli import demo as demo_cli
+from bot.cli import importing as importing_cli
+from bot.cli import journey as journey_cli
+from bot.cli import why as why_cli
+from bot.cli import kpis as kpis_cli
+from bot.cli import metrics as metrics_cli
 
 app = typer.Typer(
     name="kpibot",
@@ -14,6 +20,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(importing_cli.app, name="import")
+demo_cli.register(app)
+ask.register(app)
+app.command("why")(why_cli.why)
+kpis_cli.register(app)
+metrics_cli.register(app)
+journey_cli.register(app)
 
 
 def main() -> None:

@@ -118,6 +118,8 @@ class Lead(Base):
         Index("ix_leads_created_at", "created_at"),
         Index("ix_leads_converted_at", "converted_at"),
         Index("ix_leads_owner_id", "owner_id"),
+        # Foreign keys that rows are deleted through (PostgreSQL checks them row by row).
+        Index("ix_leads_account_id", "account_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -164,6 +166,8 @@ class Deal(Base):
         Index("ix_deals_created_at", "created_at"),
         Index("ix_deals_closed_at", "closed_at"),
         Index("ix_deals_owner_id", "owner_id"),
+        Index("ix_deals_lead_id", "lead_id"),
+        Index("ix_deals_account_id", "account_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -223,6 +227,8 @@ class StageEvent(Base):
     __table_args__ = (
         Index("ix_stage_events_process_id_case_id_seq", "process_id", "case_id", "seq"),
         Index("ix_stage_events_process_id_occurred_at", "process_id", "occurred_at"),
+        Index("ix_stage_events_lead_id", "lead_id"),
+        Index("ix_stage_events_deal_id", "deal_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

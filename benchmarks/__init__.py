@@ -1,0 +1,1 @@
+"""Benchmarks of the KPI engine (not part of the test suite)."""

@@ -1,0 +1,82 @@
+"""`kpibot demo`: seed a synthetic CRM with findings planted in it, then open the local chat."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from zoneinfo import ZoneInfoNotFoundError
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.cli.common import fail, settings, user_errors
+from kpi_engine.clock import clock_from_settings
+from kpi_engine.config import get_settings
+from kpi_engine.db import migrate
+from kpi_engine.db.session import make_engine
+from kpi_engine.demo import DemoSummary, NonDemoDataError, seed_demo
+from kpi_engine.errors import InvalidInputError
+
+
+def demo(
+    no_chat: bool = typer.Option(False, "--no-chat", help="Only seed; do not open the chat."),
+    seed: int = typer.Option(42, "--seed", help="Random seed: the same seed gives the same CRM."),
+    database: Path | None = typer.Option(
+        None, "--database", help="SQLite file to seed (default: KPIBOT_DATABASE_URL)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Add the demo even to a database that holds other data."
+    ),
+) -> None:
+    """Create the demo database (six months of leads, deals and targets up to today) and chat."""
+    url = f"sqlite:///{database}" if database is not None else settings().database_url
+    with user_errors():
+        summary = _seed(url, seed, force)
+    for line in summary.lines():
+        typer.echo(line)
+    if no_chat:
+        return
+    if database is not None:
+        # The chat reads the configured database: point it at the one just seeded.
+        os.environ["KPIBOT_DATABASE_URL"] = url
+        get_settings.cache_clear()
+    from bot.console import run_chat
+
+    run_chat()
+
+
+def _seed(url: str, seed: int, force: bool) -> DemoSummary:
+    config = settings()
+    engine = make_engine(url)
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        migrate.upgrade(engine)
+        summary = seed_demo(
+            engine, today=_today(config.now, config.timezone), seed=seed,
+            timezone=config.timezone, fiscal_year_start_month=config.fiscal_year_start_month,
+            force=force,
+        )
+    except NonDemoDataError as error:
+        fail(f"{error} To do it anyway: kpibot demo --force.")
+    except SQLAlchemyError as error:
+        reason = getattr(error, "orig", None) or error
+        fail(f"Could not seed the database at {where}: {str(reason).strip()}")
+    finally:
+        engine.dispose()
+    typer.echo(f"Database: {where}")
+    return summary
+
+
+def _today(now: dt.datetime | None, timezone: str) -> dt.date:
+    """The clock's date in the workspace time zone (KPIBOT_NOW when set)."""
+    try:
+        return clock_from_settings(now, timezone).now().date()
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInputError(
+            f"Unknown time zone '{timezone}' (KPIBOT_TIMEZONE); use e.g. Europe/Paris."
+        ) from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)

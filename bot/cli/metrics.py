@@ -1,0 +1,222 @@
+"""`kpibot metrics` and `kpibot metric NAME --period ...`: the catalog and its figures.
+
+Engine modules are imported inside the commands so `kpibot --help` and other commands stay
+fast to start.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from bot.cli.common import engine, fail, print_json, settings, user_errors
+
+if TYPE_CHECKING:
+    from kpi_engine.catalog import Catalog, MetricDefinition
+    from kpi_engine.specs import Filter, MetricResult, MetricValue
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands of this module to the root app."""
+    app.command("metrics")(list_metrics)
+    app.command("metric")(show_metric)
+
+
+def _catalog() -> Catalog:
+    from kpi_engine.catalog import load_catalog
+
+    return load_catalog(settings().metrics_dir)
+
+
+def list_metrics(
+    as_json: bool = typer.Option(False, "--json", help="Print the catalog as JSON."),
+    show_all: bool = typer.Option(False, "--all", help="Include private base metrics."),
+) -> None:
+    """List the metrics you can ask about."""
+    with user_errors():
+        catalog = _catalog()
+    metrics = [m for m in catalog.metrics if m.public or show_all]
+    if as_json:
+        print_json([_metric_json(m) for m in metrics])
+        return
+    width = max(len(m.name) for m in metrics)
+    label_width = max(len(m.label) for m in metrics)
+    for metric in metrics:
+        typer.echo(f"{metric.name:<{width}}  {metric.label:<{label_width}}  {metric.unit:<8}  "
+                   f"{metric.description}")
+
+
+def show_metric(
+    name: str = typer.Argument(..., help="Metric name or synonym, e.g. win_rate."),
+    period: str = typer.Option(..., "--period", "-p", help='e.g. "last month", "Q3 2017", "MTD".'),
+    by: list[str] = typer.Option([], "--by", help="Split by a dimension (repeatable)."),
+    grain: str | None = typer.Option(None, "--grain", help="A series: day, week or month."),
+    compare: str | None = typer.Option(None, "--compare",
+                                       help="previous or last-year."),
+    filters: list[str] = typer.Option([], "--filter", help="DIM=VALUE[,VALUE...] (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Raw numbers, bounds and provenance."),
+) -> None:
+    """Compute one metric over a period."""
+    from kpi_engine.calendar import Calendar
+    from kpi_engine.clock import clock_from_settings
+    from kpi_engine.errors import InvalidInputError
+    from kpi_engine.periods import parse_period
+    from kpi_engine.query import query
+
+    if grain is not None and grain not in ("day", "week", "month"):
+        fail(f"Unknown grain '{grain}'. Use day, week or month.")
+    if compare is not None and compare.replace("_", "-") not in ("previous", "last-year"):
+        fail(f"Unknown comparison '{compare}'. Use previous or last-year.")
+    with user_errors():
+        config = settings()
+        try:
+            calendar = Calendar.from_settings(config)
+        except Exception as error:  # a bad KPIBOT_TIMEZONE and the like
+            raise InvalidInputError(f"Bad calendar settings: {error}") from None
+        clock = clock_from_settings(config.now, str(calendar.timezone))
+        catalog = _catalog()
+        metric = catalog.metric(name)
+        for dim in by:
+            catalog.dimension(dim, metric)
+        parsed_filters = _parse_filters(filters, catalog, metric)
+        resolved = parse_period(period, clock, calendar)
+        result = query(engine(), catalog, metric.name, resolved, grain=grain,
+                       group_by=tuple(by), filters=parsed_filters, compare=compare)
+    if as_json:
+        print_json(_result_json(result))
+    else:
+        typer.echo(_render(result))
+
+
+def _parse_filters(raw: list[str], catalog: Catalog,
+                   metric: MetricDefinition) -> tuple[Filter, ...]:
+    from kpi_engine.errors import InvalidInputError
+    from kpi_engine.specs import Filter
+
+    merged: dict[str, list[str]] = {}
+    for text in raw:
+        dim, sep, values = text.partition("=")
+        if not sep or not dim.strip() or not values.strip():
+            raise InvalidInputError(f"Bad --filter '{text}': write DIM=VALUE, e.g. region=West.")
+        dimension = catalog.dimension(dim.strip(), metric).name
+        merged.setdefault(dimension, []).extend(v.strip() for v in values.split(",") if v.strip())
+    return tuple(Filter(dim, tuple(values)) for dim, values in merged.items())
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def _render(result: MetricResult) -> str:
+    metric = result.metric
+    period = result.request.period
+    lines = [f"{metric.label} — {period.label}", f"  {_figure_text(metric, result.total)}"]
+    if result.comparison is not None:
+        comparison = result.comparison
+        base = metric.format_value(comparison.baseline)
+        if comparison.change is None:
+            change = "change n/a"
+        elif comparison.change_unit == "percentage_points":
+            change = f"{comparison.change:+.1f} pp"
+        else:
+            change = f"{'+' if comparison.change >= 0 else '−'}" \
+                     f"{metric.format_value(abs(comparison.change))}"
+        if comparison.relative_change is not None:
+            change += f" ({comparison.relative_change:+.1%})"
+        lines.append(f"  vs {comparison.baseline_period.label}: {base}, {change}")
+    if result.rows:
+        heads = [_row_label(row) for row in result.rows]
+        width = max(len(h) for h in heads)
+        texts = [_figure_text(metric, row) for row in result.rows]
+        value_width = max(len(t.split("  ")[0]) for t in texts)
+        title = " × ".join(result.request.group_by) if result.request.group_by else ""
+        if result.request.grain:
+            title = f"by {result.request.grain}" + (f", {title}" if title else "")
+        else:
+            title = f"by {title}"
+        lines.append(f"  {title}:")
+        for head, text in zip(heads, texts, strict=True):
+            value, _, rest = text.partition("  ")
+            lines.append(f"    {head:<{width}}  {value:>{value_width}}  {rest}".rstrip())
+    p = result.provenance
+    fresh = p.data_freshness.strftime("%Y-%m-%d %H:%M") + " UTC" if p.data_freshness else "none"
+    filters = "; ".join(f"{f.dimension} = {', '.join(f.values)}" for f in p.filters)
+    lines.append(f"  ({p.period_start:%Y-%m-%d %H:%M} → {p.period_end:%Y-%m-%d %H:%M} {p.timezone}"
+                 f"{' · ' + filters if filters else ''} · {p.rows_counted:,} rows · "
+                 f"data up to {fresh} · query {p.query_id})")
+    return "\n".join(lines)
+
+
+def _row_label(row: MetricValue) -> str:
+    parts = [v for _, v in row.group]
+    if row.bucket is not None:
+        parts.insert(0, row.bucket.strftime("%Y-%m-%d"))
+    return " · ".join(parts) or "total"
+
+
+def _figure_text(metric: MetricDefinition, value: MetricValue) -> str:
+    text = metric.format_value(value.value)
+    details = []
+    if value.numerator is not None and value.denominator is not None:
+        details.append(f"{value.numerator:,.0f} / {value.denominator:,.0f}")
+    for key, extra in value.extras:
+        details.append(f"{extra:,.0f} {'untouched' if key == 'missing' else key}")
+    return f"{text}  ({'; '.join(details)})" if details else text
+
+
+def _metric_json(metric: MetricDefinition) -> dict[str, Any]:
+    return {
+        "name": metric.name, "label": metric.label, "description": metric.description,
+        "synonyms": list(metric.synonyms), "type": metric.type, "unit": metric.unit,
+        "format": metric.format, "direction": metric.direction, "time_column": metric.time_column,
+        "dimensions": list(metric.dimensions), "public": metric.public,
+        "additive": metric.additive,
+    }
+
+
+def _value_json(value: MetricValue) -> dict[str, Any]:
+    out: dict[str, Any] = {"value": value.value}
+    if value.group:
+        out["group"] = dict(value.group)
+    if value.bucket is not None:
+        out["bucket"] = value.bucket.isoformat()
+    if value.numerator is not None or value.denominator is not None:
+        out["numerator"], out["denominator"] = value.numerator, value.denominator
+    if value.extras:
+        out["extras"] = dict(value.extras)
+    if value.baseline is not None:
+        out["baseline"] = value.baseline.value
+    return out
+
+
+def _result_json(result: MetricResult) -> dict[str, Any]:
+    period = result.request.period
+    p = result.provenance
+    comparison = None
+    if result.comparison is not None:
+        c = result.comparison
+        comparison = {
+            "baseline_period": {"label": c.baseline_period.label,
+                                "start": c.baseline_period.start.isoformat(),
+                                "end": c.baseline_period.query_end.isoformat()},
+            "baseline": c.baseline, "change": c.change, "change_unit": c.change_unit,
+            "relative_change": c.relative_change,
+        }
+    return {
+        "metric": result.metric.name, "label": result.metric.label, "unit": result.metric.unit,
+        **_value_json(result.total),
+        "formatted": result.metric.format_value(result.total.value),
+        "period": {"label": period.label, "start": period.start.isoformat(),
+                   "end": period.end.isoformat(), "as_of": period.as_of.isoformat(),
+                   "counted_until": period.query_end.isoformat(), "partial": period.is_partial},
+        "group_by": list(result.request.group_by), "grain": result.request.grain,
+        "comparison": comparison,
+        "rows": [_value_json(row) for row in result.rows],
+        "provenance": {
+            "metric": p.metric, "period_start": p.period_start.isoformat(),
+            "period_end": p.period_end.isoformat(), "timezone": p.timezone,
+            "filters": {f.dimension: list(f.values) for f in p.filters},
+            "data_freshness": p.data_freshness.isoformat() if p.data_freshness else None,
+            "rows_counted": p.rows_counted, "query_id": p.query_id,
+        },
+    }

@@ -1,0 +1,351 @@
+"""Lead-scoring features: read from the canonical tables, typed, guarded and described.
+
+Two steps. `load_leads` reads leads (their columns, `attributes` JSON and account) and
+their inbound activity counts from the database with SQLAlchemy Core into a `LeadFrame`.
+`select_features` decides, on training leads, which columns the model may use (the
+leakage guard, placeholders, identifiers, constants, duplicates of mapped columns) and
+returns `FeatureSpec`s; `feature_matrix` turns any `LeadFrame` into the model's input with
+exactly those columns, so training and scoring see the same shapes.
+
+Activities are counted only before a lead converted, so a converted lead's history never
+contains the meetings that followed its conversion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, Select, and_, func, or_, select
+
+from kpi_engine.db.models import Account, Activity, Lead
+from kpi_engine.scoring.guard import LeakageGuard, find_label_proxies
+
+Kind = Literal["category", "number"]
+
+# Canonical lead columns the model may read, with the words a rep would use for them.
+CATEGORY_COLUMNS: dict[str, str] = {
+    "source": "lead source",
+    "channel": "lead origin",
+    "landing_page": "landing page",
+    "title": "job title",
+    "industry": "industry",
+    "company_size": "company size",
+    "country": "country",
+    "city": "city",
+    "segment": "segment",
+    "lead_type": "lead type",
+    "behaviour_profile": "behaviour profile",
+    "last_activity": "last activity",
+    "account_size_band": "company size band",
+    "account_sector": "sector",
+}
+NUMBER_COLUMNS: dict[str, tuple[str, str]] = {
+    "total_visits": ("website visits", "visits"),
+    "time_on_site_seconds": ("time on the website", "seconds"),
+    "pages_per_visit": ("pages per visit", "pages"),
+    "account_employees": ("company headcount", "people"),
+}
+# Web engagement measures interact (many short visits ≠ one long one): the model may
+# combine them, and a rep reads them as one reason.
+ENGAGEMENT_GROUP = "web engagement"
+ENGAGEMENT_COLUMNS = ("total_visits", "time_on_site_seconds", "pages_per_visit")
+
+# Form answers that mean "not answered".
+PLACEHOLDERS = frozenset({"", "select", "n/a", "na", "nan", "null", "none", "-"})
+# Activity details common enough to be their own count ("pricing page" visits).
+MAX_DETAIL_FEATURES = 8
+MIN_DETAIL_SHARE = 0.02
+
+META_COLUMNS = ("lead_id", "external_id", "source_system", "owner_id", "created_at", "status",
+                "converted_at")
+
+
+@dataclass(frozen=True)
+class LeadFrame:
+    """Leads as read from the database: meta columns plus raw feature columns, one row each."""
+
+    data: pd.DataFrame
+    attribute_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @property
+    def labelled(self) -> pd.Series:
+        return self.data["status"].isin(("converted", "lost"))
+
+    @property
+    def label(self) -> np.ndarray:
+        return (self.data["status"] == "converted").to_numpy(dtype=np.int8)
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One model input: where it comes from, its type, and how to say it in words."""
+
+    name: str
+    kind: Kind
+    label: str
+    origin: str  # "column:source", "attribute:Do Not Email", "activity:inbound web_visit"
+    unit: str | None = None
+    group: str | None = None  # features of one group may interact and form one reason
+    spellings: dict[str, str] = field(default_factory=dict)  # casefolded → display spelling
+
+
+@dataclass(frozen=True)
+class FeatureSelection:
+    specs: tuple[FeatureSpec, ...]
+    dropped: dict[str, str]  # feature or source column → why it is not used
+
+
+def _leads_query(where: Any) -> Select[Any]:
+    leads = Lead.__table__
+    accounts = Account.__table__
+    columns = [leads.c[name] for name in CATEGORY_COLUMNS if name in leads.c]
+    columns += [leads.c[name] for name in NUMBER_COLUMNS if name in leads.c]
+    return (
+        select(
+            leads.c.id.label("lead_id"), leads.c.external_id, leads.c.source_system,
+            leads.c.owner_id, leads.c.created_at, leads.c.status, leads.c.converted_at,
+            *columns, leads.c.attributes,
+            accounts.c.size_band.label("account_size_band"),
+            accounts.c.sector.label("account_sector"),
+            accounts.c.employees.label("account_employees"),
+        )
+        .select_from(leads.outerjoin(accounts, leads.c.account_id == accounts.c.id))
+        .where(where)
+        .order_by(leads.c.id)
+    )
+
+
+def load_leads(engine: Engine, where: Any, as_of: dt.datetime | None = None) -> LeadFrame:
+    """Leads matching `where` (a condition on the leads table), with activity counts.
+
+    Activities count only if they happened before the lead converted and, when `as_of`
+    is given, before that instant.
+    """
+    with engine.connect() as conn:
+        rows = conn.execute(_leads_query(where)).mappings().all()
+        data = pd.DataFrame([dict(r) for r in rows], columns=list(_leads_query(where).selected_columns.keys()))
+        counts = _activity_counts(conn, where, as_of)
+    attributes = pd.DataFrame.from_records(
+        [a if isinstance(a, dict) else {} for a in data.pop("attributes")], index=data.index)
+    attributes.columns = [f"attr:{c}" for c in attributes.columns]
+    data = pd.concat([data, attributes], axis=1)
+    if len(counts):
+        wide = counts.pivot_table(index="lead_id", columns="feature", values="n", aggfunc="sum")
+        data = data.join(wide, on="lead_id")
+        for column in wide.columns:
+            data[column] = data[column].fillna(0.0).astype(float)
+    for name in ("created_at", "converted_at"):
+        data[name] = pd.to_datetime(data[name])
+    return LeadFrame(data.reset_index(drop=True),
+                     tuple(c.removeprefix("attr:") for c in attributes.columns))
+
+
+def _activity_counts(conn: Any, where: Any, as_of: dt.datetime | None) -> pd.DataFrame:
+    leads = Lead.__table__
+    acts = Activity.__table__
+    conditions = [
+        or_(leads.c.converted_at.is_(None), acts.c.occurred_at < leads.c.converted_at),
+        where,
+    ]
+    if as_of is not None:
+        conditions.append(acts.c.occurred_at <= as_of)
+    query = (
+        select(acts.c.lead_id, acts.c.type, acts.c.direction, acts.c.detail,
+               func.count().label("n"))
+        .select_from(acts.join(leads, acts.c.lead_id == leads.c.id))
+        .where(and_(*conditions))
+        .group_by(acts.c.lead_id, acts.c.type, acts.c.direction, acts.c.detail)
+    )
+    rows = pd.DataFrame(conn.execute(query).all(), columns=["lead_id", "type", "direction",
+                                                            "detail", "n"])
+    return activity_features(rows)
+
+
+def activity_features(rows: pd.DataFrame) -> pd.DataFrame:
+    """Long (lead_id, feature, n) counts from (lead_id, type, direction, detail, n) groups."""
+    if rows.empty:
+        return pd.DataFrame(columns=["lead_id", "feature", "n"])
+    rows = rows.assign(n=rows["n"].astype(float))
+    inbound = rows[rows["direction"] == "inbound"]
+    parts = [
+        inbound.assign(feature="activity:inbound " + inbound["type"].astype(str)),
+        rows[rows["direction"] != "inbound"].assign(feature="activity:outbound_touches"),
+    ]
+    details = inbound.dropna(subset=["detail"])
+    leads_per_detail = details.groupby(["type", "detail"])["lead_id"].nunique()
+    n_leads = max(rows["lead_id"].nunique(), 1)
+    common = leads_per_detail[leads_per_detail >= MIN_DETAIL_SHARE * n_leads]
+    for (kind, detail) in common.sort_values(ascending=False).index[:MAX_DETAIL_FEATURES]:
+        hit = details[(details["type"] == kind) & (details["detail"] == detail)]
+        parts.append(hit.assign(feature=f"activity:{kind}|{detail}"))
+    return pd.concat(parts)[["lead_id", "feature", "n"]]
+
+
+def _clean_text(values: pd.Series) -> pd.Series:
+    """Text with placeholders ("Select", blanks) as missing (None), vectorised."""
+    text = values.astype("string").str.strip()
+    text = text.mask(text.str.casefold().isin(PLACEHOLDERS))
+    return text.astype("object").where(text.notna(), None)
+
+
+def _as_number(values: pd.Series) -> pd.Series | None:
+    """The column as floats when every filled value is a number (booleans are not)."""
+    text = values.astype("string").str.strip()
+    filled = text.notna() & (text != "")
+    numbers = pd.to_numeric(text.where(filled), errors="coerce").astype(float)
+    if (numbers.isna() & filled).any():
+        return None
+    return numbers
+
+
+def _attribute_label(name: str) -> str:
+    return re.sub(r"[_]+", " ", name).strip()
+
+
+def _spellings(values: pd.Series) -> dict[str, str]:
+    """Most frequent spelling of each case-insensitive value ("google" → "Google")."""
+    counts = values.dropna().value_counts()
+    best: dict[str, str] = {}
+    for value in counts.index:
+        best.setdefault(str(value).casefold(), str(value))
+    return best
+
+
+def _candidates(frame: LeadFrame) -> list[tuple[FeatureSpec, pd.Series]]:
+    data = frame.data
+    found: list[tuple[FeatureSpec, pd.Series]] = []
+    for name, label in CATEGORY_COLUMNS.items():
+        if name in data:
+            values = _clean_text(data[name])
+            found.append((FeatureSpec(name, "category", label, f"column:{name}",
+                                      spellings=_spellings(values)), values))
+    for name, (label, unit) in NUMBER_COLUMNS.items():
+        if name in data:
+            group = ENGAGEMENT_GROUP if name in ENGAGEMENT_COLUMNS else None
+            found.append((FeatureSpec(name, "number", label, f"column:{name}", unit, group),
+                          pd.to_numeric(data[name], errors="coerce").astype(float)))
+    for column in data.columns:
+        if column.startswith("activity:"):
+            what = column.removeprefix("activity:")
+            kind, _, detail = what.partition("|")
+            label = (f"{detail} ({kind.replace('_', ' ')}s)" if detail
+                     else f"{what.replace('_', ' ')}s")
+            found.append((FeatureSpec(column, "number", label, column, "count"),
+                          data[column].astype(float)))
+    for name in frame.attribute_names:
+        raw = data[f"attr:{name}"]
+        numbers = _as_number(raw)
+        if numbers is not None:
+            found.append((FeatureSpec(f"attr:{name}", "number", _attribute_label(name),
+                                      f"attribute:{name}"), numbers))
+        else:
+            values = _clean_text(raw)
+            found.append((FeatureSpec(f"attr:{name}", "category", _attribute_label(name),
+                                      f"attribute:{name}", spellings=_spellings(values)),
+                          values))
+    return found
+
+
+def _normalised(spec: FeatureSpec, values: pd.Series) -> pd.Series:
+    if spec.kind == "number" or not spec.spellings:
+        return values
+    folded = values.astype("string").str.casefold()
+    spelled = folded.map(spec.spellings).astype("string").fillna(values.astype("string"))
+    return spelled.astype("object").where(spelled.notna(), None)
+
+
+def _comparable(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.casefold()
+    return text.str.removesuffix(".0")
+
+
+def _duplicate_of(values: pd.Series, kept: dict[str, pd.Series]) -> str | None:
+    """The canonical column this attribute repeats (same value wherever both are set,
+    including on the rows where it differs from its most common value)."""
+    mine = _comparable(values)
+    if mine.notna().sum() == 0:
+        return None
+    mode = mine.mode(dropna=True).iloc[0]
+    for name, other in kept.items():
+        theirs = _comparable(other)
+        both = (mine.notna() & theirs.notna()).to_numpy()
+        if both.sum() < 0.8 * mine.notna().sum():
+            continue
+        same = (mine[both] == theirs[both]).to_numpy(dtype=bool)
+        rare = (mine[both] != mode).to_numpy(dtype=bool)
+        if same.mean() >= 0.98 and (not rare.any() or same[rare].mean() >= 0.95):
+            return name
+    return None
+
+
+def select_features(frame: LeadFrame, guard: LeakageGuard) -> FeatureSelection:
+    """The features a model trained on `frame` (its labelled leads) may use, and the rest with why."""
+    labelled = frame.labelled.to_numpy()
+    label = frame.label[labelled]
+    n = int(labelled.sum())
+    kept: dict[str, pd.Series] = {}
+    specs: list[FeatureSpec] = []
+    dropped: dict[str, str] = {}
+    for spec, values in _candidates(frame):
+        source_name = spec.origin.split(":", 1)[1]
+        values = _normalised(spec, values)
+        train = values[labelled]
+        reason = guard.blocks(spec.name, source_name)
+        if reason is None and train.nunique(dropna=True) <= 1:
+            reason = "the same value on every lead" if train.notna().any() else "always empty"
+        if reason is None and spec.kind == "category" and train.nunique() > max(0.5 * n, 50):
+            reason = "an identifier (almost every lead has its own value)"
+        if reason is None and spec.kind == "number" and spec.origin.startswith("attribute:") \
+                and train.nunique() >= 0.95 * n:
+            reason = "an identifier (almost every lead has its own value)"
+        if reason is None:
+            canonical = {k: v[labelled] for k, v in kept.items() if not k.startswith("attr:")}
+            twin = (_duplicate_of(train, canonical) if spec.origin.startswith("attribute:")
+                    else None)
+            if twin is not None:
+                blocked_twin = guard.blocks(source_name)
+                reason = f"repeats {twin}" if blocked_twin is None else blocked_twin
+        if reason is not None:
+            dropped[spec.name] = reason
+            continue
+        kept[spec.name] = values
+        specs.append(spec)
+    if guard.detect_proxies and specs:
+        proxies = find_label_proxies(
+            pd.DataFrame({s.name: kept[s.name][labelled] for s in specs}), label)
+        for name, auc in proxies.items():
+            dropped[name] = (f"predicts the outcome almost perfectly on its own (AUC {auc}): "
+                             f"it is probably filled in after the fact")
+        specs = [s for s in specs if s.name not in proxies]
+    return FeatureSelection(tuple(specs), dropped)
+
+
+def feature_matrix(frame: LeadFrame | pd.DataFrame, specs: Sequence[FeatureSpec]) -> pd.DataFrame:
+    """The model input: one column per spec, floats for numbers and text (or None) for categories."""
+    data = frame.data if isinstance(frame, LeadFrame) else frame
+    out: dict[str, pd.Series] = {}
+    for spec in specs:
+        if spec.name not in data:
+            raw = pd.Series([0.0 if spec.origin.startswith("activity:") else None] * len(data),
+                            index=data.index, dtype="object")
+        else:
+            raw = data[spec.name]
+        if spec.kind == "number":
+            if spec.origin.startswith("attribute:"):
+                numbers = _as_number(raw)
+                values = numbers if numbers is not None else pd.to_numeric(raw, errors="coerce")
+            else:
+                values = pd.to_numeric(raw, errors="coerce")
+            out[spec.name] = values.astype(float)
+        else:
+            out[spec.name] = _normalised(spec, _clean_text(raw))
+    return pd.DataFrame(out, index=data.index)

@@ -1,0 +1,59 @@
+"""The offline router reads questions the way a manager or a rep asks them."""
+
+from __future__ import annotations
+
+import pytest
+
+from tools.intents import IntentKind, metric_names, parse_question
+
+METRICS = metric_names([
+    ("leads_created", "Leads created", ["leads", "new leads", "lead volume"]),
+    ("lead_conversion_rate", "Lead conversion rate", ["conversion", "conversion rate"]),
+    ("win_rate", "Win rate", ["close rate"]),
+    ("revenue_won", "Revenue won", ["revenue", "bookings", "sales"]),
+    ("deals_won", "Deals won", ["won deals", "wins"]),
+    ("speed_to_lead_hours", "Speed to lead", ["response time", "first response"]),
+])
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "metric", "period", "group_by", "grain", "compare"),
+    [
+        ("how many leads did we get this week?", "metric", "leads_created", "this week", None, None, None),
+        ("how's conversion this week?", "metric", "lead_conversion_rate", "this week", None, None, None),
+        ("win rate last quarter by team", "metric", "win_rate", "last quarter", "team", None, None),
+        ("revenue this month vs last month", "metric", "revenue_won", "this month", None, None, "previous"),
+        ("weekly new leads over the last 8 weeks", "metric", "leads_created", "last 8 weeks", None, "week", None),
+        ("deals won in Q3 2017 per rep", "metric", "deals_won", "q3 2017", "rep", None, None),
+        ("response time by source last 30 days", "metric", "speed_to_lead_hours", "last 30 days", "source", None, None),
+        ("are we on track for revenue this quarter?", "pacing", "revenue_won", "this quarter", None, None, None),
+        ("why did win rate drop?", "why", "win_rate", None, None, None, None),
+        ("my top leads?", "top_leads", None, None, None, None, None),
+        ("who should I call first today", "top_leads", None, "today", None, None, None),
+        ("where do deals get stuck?", "bottlenecks", None, None, None, None, None),
+        ("what metrics do you know?", "list_metrics", None, None, None, None, None),
+    ],
+)
+def test_reads_questions(question, kind, metric, period, group_by, grain, compare) -> None:
+    intent = parse_question(question, METRICS)
+    assert (intent.kind.value, intent.metric, intent.period_text, intent.group_by, intent.grain,
+            intent.compare) == (kind, metric, period, group_by, grain, compare)
+
+
+def test_unknown_metric_keeps_the_words_for_suggestions() -> None:
+    intent = parse_question("how is churn doing this month?", METRICS)
+    assert intent.kind is IntentKind.METRIC
+    assert intent.metric is None
+    assert intent.unmatched == "churn"
+
+
+def test_longest_phrase_wins() -> None:
+    # "conversion rate" (lead_conversion_rate) must not lose to a shorter phrase elsewhere.
+    assert parse_question("conversion rate last month", METRICS).metric == "lead_conversion_rate"
+    assert parse_question("new leads yesterday", METRICS).metric == "leads_created"
+
+
+def test_stalled_deals_is_a_metric_but_where_they_stall_is_a_journey_question() -> None:
+    metrics = metric_names([("stalled_deals", "Stalled deals", ["stuck deals"])])
+    assert parse_question("stalled deals by rep", metrics).kind is IntentKind.METRIC
+    assert parse_question("where do deals stall?", metrics).kind is IntentKind.BOTTLENECKS

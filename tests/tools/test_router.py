@@ -1,0 +1,134 @@
+"""The offline router answers real questions end to end over the demo CRM.
+
+Expected figures are recomputed here with plain SQL over the seeded tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from typer.testing import CliRunner
+
+from bot.cli import app
+from kpi_engine.config import EngineSettings, get_settings
+from kpi_engine.demo import seed_demo
+from tests.databases import migrated_engine
+from tools.context import ToolContext
+from tools.router import answer
+
+NOW = dt.datetime(2026, 3, 12, 15, 0)  # a Thursday
+MONDAY = dt.datetime(2026, 3, 9)
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, str]]:
+    directory = tmp_path_factory.mktemp("router")
+    with migrated_engine("sqlite", directory) as engine:
+        seed_demo(engine, today=NOW.date(), seed=42)
+        yield engine, str(engine.url)
+
+
+@pytest.fixture
+def ctx(demo_db: tuple[Engine, str]) -> ToolContext:
+    settings = EngineSettings(database_url=demo_db[1], now=NOW)
+    return ToolContext.from_settings(settings)
+
+
+@pytest.fixture
+def cli_env(demo_db: tuple[Engine, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("KPIBOT_DATABASE_URL", demo_db[1])
+    monkeypatch.setenv("KPIBOT_NOW", NOW.isoformat())
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def scalar(engine: Engine, sql: str, **params: object) -> float:
+    with engine.connect() as conn:
+        return float(conn.execute(text(sql), params).scalar_one())
+
+
+def test_counts_leads_this_week(ctx: ToolContext, demo_db: tuple[Engine, str]) -> None:
+    expected = scalar(demo_db[0], "SELECT count(*) FROM leads WHERE created_at >= :a AND created_at < :b",
+                      a=MONDAY, b=NOW)
+    reply = answer(ctx, "how many leads did we get this week?")
+    assert reply.ok and reply.kind == "metric"
+    assert reply.data["total"]["value"] == expected
+    assert f"*{int(expected):,}*" in reply.text
+    assert reply.data["period"]["start"].startswith("2026-03-09")
+    assert "query" in reply.sources[0]
+
+
+def test_every_figure_in_the_text_is_a_recorded_fact(ctx: ToolContext) -> None:
+    reply = answer(ctx, "win rate last quarter by team vs previous")
+    assert reply.ok
+    for fact in reply.facts:
+        assert fact.rendered in reply.text
+    assert len(reply.facts) >= 4  # total, baseline, change, one per team
+
+
+def test_group_by_team_finds_the_slow_team(ctx: ToolContext) -> None:
+    reply = answer(ctx, "speed to lead by team last 30 days")
+    rows = reply.data["rows"]
+    slowest = max(rows, key=lambda r: r["value"])
+    assert slowest["group"] == {"team": "West"}
+
+
+def test_conversion_is_a_fraction_in_json_and_a_percent_in_text(ctx: ToolContext) -> None:
+    reply = answer(ctx, "conversion last month")
+    value = reply.data["total"]["value"]
+    assert 0 < value < 1
+    assert f"{value * 100:.1f} %" in reply.text
+
+
+def test_unknown_metric_suggests_close_names(ctx: ToolContext) -> None:
+    reply = answer(ctx, "what is our revenu wonn this month?")
+    assert not reply.ok
+    assert "revenue_won" in reply.data["suggestions"]
+    assert "`revenue_won`" in reply.text
+
+
+def test_unknown_period_is_a_clear_answer_not_an_exception(ctx: ToolContext) -> None:
+    reply = answer(ctx, "leads created 2026-02-30 to 2026-03-05")
+    assert reply.kind == "metric" and not reply.ok
+    assert "2026-02-30" in reply.text
+
+
+def test_ask_json_prints_the_figures(cli_env: None, demo_db: tuple[Engine, str]) -> None:
+    result = CliRunner().invoke(app, ["ask", "how many leads did we get this week?", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    expected = scalar(demo_db[0], "SELECT count(*) FROM leads WHERE created_at >= :a AND created_at < :b",
+                      a=MONDAY, b=NOW)
+    assert payload["data"]["total"]["value"] == expected
+    assert payload["facts"][0]["value"] == expected
+
+
+def test_ask_unknown_metric_exits_non_zero_with_suggestions(cli_env: None) -> None:
+    result = CliRunner().invoke(app, ["ask", "how is churn doing this month?"])
+    assert result.exit_code == 1
+    assert "churn" in result.output and "Traceback" not in result.output
+
+
+def test_chat_answers_each_line_until_quit(cli_env: None) -> None:
+    result = CliRunner().invoke(app, ["chat"], input="leads this week\nwhich metrics do you know?\nquit\n")
+    assert result.exit_code == 0
+    assert result.output.count("kpibot ›") == 2
+    assert "Leads created" in result.output
+
+
+def test_a_broken_database_gives_an_apology_with_a_reference(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KPIBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")  # no schema
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["ask", "how many leads this week?"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "reference" in result.output and "Traceback" not in result.output

@@ -1,0 +1,58 @@
+"""Tool: one metric over a period — total, split by a dimension, as a series, or compared."""
+
+from __future__ import annotations
+
+from kpi_engine.query import query
+from kpi_engine.specs import Filter, MetricResult
+from tools.answer import Answer
+from tools.context import ToolContext
+from tools.render import FactSheet, bucket_label, group_label, result_data, source_line
+
+MAX_ROWS = 12
+
+
+def get_metric(ctx: ToolContext, metric: str, period: str | None = None, *,
+               group_by: str | None = None, grain: str | None = None,
+               compare: str | None = None, filters: tuple[Filter, ...] = ()) -> Answer:
+    """The value of `metric` over `period`; raises KpiUserError for unknown names or periods."""
+    definition = ctx.catalog.metric(metric)
+    resolved = ctx.period(period)
+    result = query(ctx.engine, ctx.catalog, definition.name, resolved,
+                   group_by=(group_by,) if group_by else (), grain=grain, compare=compare,
+                   filters=filters)
+    return render_metric(result)
+
+
+def render_metric(result: MetricResult) -> Answer:
+    metric = result.metric
+    sheet = FactSheet()
+    period = result.request.period
+    total = sheet.value(metric.name, metric, result.total.value)
+    lines = [f"*{metric.label}* — {period.label}: *{total}*"]
+    missing = result.total.extra("missing")
+    if missing:
+        lines[0] += f" ({sheet.number(metric.name + '.missing', missing)} not reached yet)"
+    if result.comparison is not None:
+        c = result.comparison
+        baseline = sheet.value(metric.name + ".baseline", metric, c.baseline)
+        lines.append(f"{sheet.change(metric.name, metric, c).capitalize()} vs "
+                     f"{c.baseline_period.label}: {baseline}")
+    rows = result.rows
+    if result.request.grain is None:
+        rows = tuple(sorted(rows, key=lambda r: (r.value is None, -(r.value or 0))))
+    for row in rows[:MAX_ROWS]:
+        if row.bucket is not None:
+            label = bucket_label(row.bucket, result.request.grain)
+        else:
+            label = group_label(row)
+        name = f"{metric.name}[{label}]"
+        line = f"• {label}: {sheet.value(name, metric, row.value)}"
+        if row.baseline is not None:
+            line += f" (was {sheet.value(name + '.baseline', metric, row.baseline.value)})"
+        lines.append(line)
+    if len(rows) > MAX_ROWS:
+        lines.append(f"… and {len(rows) - MAX_ROWS} more")
+    if result.provenance.rows_counted == 0:
+        lines.append("_No rows in this period: is the data loaded, or is the period in the future?_")
+    return Answer(kind="metric", text="\n".join(lines), facts=sheet.facts,
+                  sources=(source_line(result.provenance),), data=result_data(result))

@@ -1,0 +1,160 @@
+"""Reading a question: which kind of answer it wants and with which arguments.
+
+The offline router uses this to answer without a language model; the agent uses the same
+kinds as tools. Parsing is lexical and conservative: when no metric is recognised the
+router asks back with the closest metric names rather than guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+
+class IntentKind(str, Enum):
+    METRIC = "metric"  # a figure, optionally grouped, as a series or compared
+    PACING = "pacing"  # on track against target?
+    WHY = "why"  # what drove a change
+    TOP_LEADS = "top_leads"  # ranked open leads with reasons
+    BOTTLENECKS = "bottlenecks"  # where the journey gets stuck
+    LIST_METRICS = "list_metrics"
+    HELP = "help"
+
+
+@dataclass(frozen=True)
+class MetricName:
+    """What the parser needs to know of a metric to recognise it in a question."""
+
+    name: str
+    phrases: tuple[str, ...]  # label and synonyms, lower case
+
+
+@dataclass(frozen=True)
+class Intent:
+    kind: IntentKind
+    metric: str | None = None
+    period_text: str | None = None
+    group_by: str | None = None
+    grain: str | None = None
+    compare: str | None = None  # "previous" | "last_year"
+    # Words that looked like a metric but matched none, for the "did you mean" reply.
+    unmatched: str | None = None
+
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december"
+    "|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+# Longest alternatives first: "last 30 days" must win over "last".
+_PERIOD = re.compile(
+    r"\b("
+    r"(?:last|past|previous)\s+\d+\s+(?:days?|weeks?|months?|quarters?|years?)"
+    r"|\d{4}-\d{2}-\d{2}\s+(?:to|until|-)\s+\d{4}-\d{2}-\d{2}"
+    r"|since\s+(?:(?:" + _MONTHS + r")\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?|\d{4}-\d{2}-\d{2})"
+    r"|(?:this|last|previous|current)\s+(?:week|month|quarter|year)"
+    r"|(?:month|quarter|year)[\s-]+to[\s-]+date|mtd|qtd|ytd"
+    r"|today|yesterday"
+    r"|q[1-4](?:\s+\d{4})?|\d{4}\s+q[1-4]"
+    r"|(?:" + _MONTHS + r")(?:\s+\d{4})?"
+    r"|fy\s?\d{4}|(?<!-)\b(?:19|20)\d{2}\b(?!-)"
+    r")\b",
+    re.IGNORECASE,
+)
+_GROUP = re.compile(r"\b(?:by|per|for each|split by|broken down by|across)\s+([a-z_ ]+?)(?:\b|$)")
+_GRAIN = {
+    "daily": "day", "per day": "day", "by day": "day", "each day": "day",
+    "weekly": "week", "per week": "week", "by week": "week", "each week": "week",
+    "monthly": "month", "per month": "month", "by month": "month", "each month": "month",
+}
+_DIMENSION_WORDS = {
+    "team": "team", "teams": "team", "rep": "rep", "reps": "rep", "owner": "rep",
+    "manager": "manager", "managers": "manager", "region": "region", "regions": "region",
+    "source": "source", "sources": "source", "origin": "source", "channel": "channel",
+    "channels": "channel", "product": "product", "products": "product", "sector": "sector",
+    "industry": "sector", "segment": "segment", "segments": "segment", "lead type": "lead_type",
+}
+
+
+def parse_question(text: str, metrics: Sequence[MetricName]) -> Intent:
+    """Classify `text` and pull out the metric, period, grouping and comparison it names."""
+    q = " ".join(text.lower().replace("?", " ").split())
+    period_match = _PERIOD.search(q)
+    period_text = period_match.group(1) if period_match else None
+    # Period words must not be read as a metric ("last week's deals" is about deals).
+    q_wo_period = _PERIOD.sub(" ", q) if period_match else q
+    metric = _match_metric(q_wo_period, metrics)
+
+    if re.search(r"\b(help|what can you do|how do i use)\b", q):
+        return Intent(IntentKind.HELP)
+    if re.search(r"\b(which|what|list)\b.*\b(metrics|kpis you know|can you measure)\b", q):
+        return Intent(IntentKind.LIST_METRICS)
+    if re.search(r"\b(top|best|hottest|call first|who should i call|priorit)\w*", q) and re.search(
+        r"\b(leads?|prospects?|call)\b", q
+    ):
+        return Intent(IntentKind.TOP_LEADS, period_text=period_text)
+    asks_where = re.search(r"\b(stuck|bottlenecks?|slow(?:est)?\s+stages?|drop[- ]?offs?|where do)\b", q)
+    # "stalled deals" alone is a metric; "where do deals stall?" is a journey question.
+    if asks_where or (metric is None and re.search(r"\bstall\w*", q)):
+        return Intent(IntentKind.BOTTLENECKS, period_text=period_text)
+    if re.search(r"\b(why|what drove|what caused|explain)\b", q):
+        return Intent(IntentKind.WHY, metric=metric, period_text=period_text,
+                      unmatched=None if metric else _leftover(q_wo_period))
+    if re.search(r"\b(on track|on pace|pacing|target|behind|ahead|kpis?)\b", q):
+        return Intent(IntentKind.PACING, metric=metric, period_text=period_text)
+
+    grain = next((g for phrase, g in _GRAIN.items() if phrase in q), None)
+    group_by = _group_by(q) if grain is None else None
+    compare = None
+    if re.search(r"\b(last year|year over year|yoy|same period last year)\b", q) and period_text and \
+            "last year" not in period_text:
+        compare = "last_year"
+    elif re.search(r"\b(vs\.?|versus|compared?|than|change|previous)\b", q):
+        compare = "previous"
+    if metric is None:
+        return Intent(IntentKind.METRIC, period_text=period_text, unmatched=_leftover(q_wo_period))
+    return Intent(IntentKind.METRIC, metric=metric, period_text=period_text, group_by=group_by,
+                  grain=grain, compare=compare)
+
+
+def metric_names(definitions: Iterable[tuple[str, str, Iterable[str]]]) -> tuple[MetricName, ...]:
+    """Build the parser's view of the catalog from (name, label, synonyms) triples."""
+    out = []
+    for name, label, synonyms in definitions:
+        phrases = {name.replace("_", " "), label.lower(), *(s.lower() for s in synonyms)}
+        out.append(MetricName(name, tuple(sorted(phrases, key=len, reverse=True))))
+    return tuple(out)
+
+
+def _match_metric(q: str, metrics: Sequence[MetricName]) -> str | None:
+    """The metric whose longest phrase occurs in the question (word-bounded)."""
+    best: tuple[int, str] | None = None
+    for metric in metrics:
+        for phrase in metric.phrases:
+            if re.search(rf"\b{re.escape(phrase)}\b", q):
+                if best is None or len(phrase) > best[0]:
+                    best = (len(phrase), metric.name)
+                break  # phrases are sorted longest first
+    return best[1] if best else None
+
+
+def _group_by(q: str) -> str | None:
+    for match in _GROUP.finditer(q):
+        words = match.group(1).strip()
+        for phrase, dimension in sorted(_DIMENSION_WORDS.items(), key=lambda kv: -len(kv[0])):
+            if words.startswith(phrase):
+                return dimension
+    return None
+
+
+_STOP = set(
+    "how s is are was were the a an of our my we us did do does get got what many much how's "
+    "show me tell give in for this that on with to and at by per vs versus compared doing going "
+    "whats what's it there".split()
+)
+
+
+def _leftover(q: str) -> str | None:
+    words = [w for w in re.findall(r"[a-z_']+", q) if w not in _STOP]
+    return " ".join(words) or None

@@ -1,0 +1,73 @@
+"""The offline router: answers questions with no language model, from the engine alone.
+
+It is also the fallback when the model is down or its reply fails verification, so every
+kind of question the agent can answer has a deterministic path here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from kpi_engine.errors import KpiUserError, closest
+from tools.answer import Answer, sorry
+from tools.context import ToolContext
+from tools.get_metric import get_metric
+from tools.intents import Intent, IntentKind, metric_names, parse_question
+from tools.list_metrics import list_metrics
+
+log = logging.getLogger(__name__)
+
+HELP = (
+    "Ask me about your KPIs, for example:\n"
+    "• how many leads did we get this week?\n"
+    "• how's conversion this month vs last month?\n"
+    "• win rate last quarter by team\n"
+    "• are we on track for revenue this quarter?\n"
+    "• why did win rate drop?\n"
+    "• my top leads?\n"
+    "• where do deals get stuck?\n"
+    "• which metrics do you know?"
+)
+
+
+def answer(ctx: ToolContext, question: str) -> Answer:
+    """Answer `question`; user mistakes come back as a helpful answer, never an exception."""
+    intent = parse_question(question, metric_names(ctx.metric_phrases))
+    handler = _HANDLERS.get(intent.kind, _metric)
+    try:
+        return handler(ctx, intent)
+    except KpiUserError as error:
+        return sorry(intent.kind.value, str(error))
+
+
+def _metric(ctx: ToolContext, intent: Intent) -> Answer:
+    if intent.metric is None:
+        return _unknown_metric(ctx, intent)
+    return get_metric(ctx, intent.metric, intent.period_text, group_by=intent.group_by,
+                      grain=intent.grain, compare=intent.compare)
+
+
+def _unknown_metric(ctx: ToolContext, intent: Intent) -> Answer:
+    names = [m.name for m in ctx.catalog.metrics if m.public]
+    words = (intent.unmatched or "").replace(" ", "_")
+    suggestions = closest(words, names) if words else []
+    if not suggestions and intent.unmatched:
+        suggestions = [n for n in names if any(w in n for w in intent.unmatched.split())][:3]
+    text = "I don't know which metric you mean"
+    text += f" by “{intent.unmatched}”." if intent.unmatched else "."
+    if suggestions:
+        text += " Closest: " + ", ".join(f"`{s}`" for s in suggestions) + "."
+    text += ' Say "which metrics do you know?" for the full list.'
+    return sorry("metric", text, suggestions=suggestions)
+
+
+def _help(ctx: ToolContext, intent: Intent) -> Answer:
+    return Answer(kind="help", text=HELP)
+
+
+_HANDLERS: dict[IntentKind, Callable[[ToolContext, Intent], Answer]] = {
+    IntentKind.METRIC: _metric,
+    IntentKind.LIST_METRICS: lambda ctx, intent: list_metrics(ctx),
+    IntentKind.HELP: _help,
+}
