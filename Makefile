@@ -21,7 +21,7 @@ demo: $(STAMP)
 ## The whole test suite, on SQLite and on the PostgreSQL server at 127.0.0.1:5432.
 test: $(STAMP)
 	.ci/ensure-postgres
-	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) kpibot.db kpibot_models .pytest_cache

@@ -23,6 +23,8 @@ import argparse
 import datetime as dt
 import os
 import platform
+import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -40,7 +42,7 @@ from kpi_engine.calendar import Calendar
 from kpi_engine.catalog import Catalog, load_catalog
 from kpi_engine.clock import FixedClock
 from kpi_engine.compile import compile_request
-from kpi_engine.periods import Period, parse_period
+from kpi_engine.periods import parse_period
 from kpi_engine.query import run
 from kpi_engine.specs import MetricRequest, MetricResult
 
@@ -239,9 +241,14 @@ def same(a: Figures, b: Figures) -> bool:
 
 @dataclass(frozen=True)
 class Timing:
+    """Medians of wall-clock time, and of this process's CPU time (user + system): with
+    SQLite the database runs in-process, so CPU time is immune to other load on the box."""
+
     title: str
     engine_ms: float
     hand_ms: float
+    engine_cpu_ms: float
+    hand_cpu_ms: float
     statements: int
     agree: bool
 
@@ -249,23 +256,32 @@ class Timing:
     def ratio(self) -> float:
         return self.engine_ms / self.hand_ms
 
+    @property
+    def cpu_ratio(self) -> float:
+        return self.engine_cpu_ms / self.hand_cpu_ms
+
 
 def time_question(setup: Setup, q: Question, repeat: int) -> Timing:
     params = hand_params(setup, q)
     results = ask_engine(setup, q)  # warm-up: caches, pages, catalog
     hand_rows = ask_hand(setup, q, params)
     agree = same(engine_figures(q, results), q.read_hand(hand_rows))
-    engine_runs, hand_runs = [], []
+    runs: dict[str, list[tuple[float, float]]] = {"engine": [], "hand": []}
     for _ in range(repeat):
-        started = time.perf_counter()
-        ask_engine(setup, q)
-        engine_runs.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        ask_hand(setup, q, params)
-        hand_runs.append(time.perf_counter() - started)
+        for side in ("engine", "hand"):
+            wall, cpu = time.perf_counter(), time.process_time()
+            if side == "engine":
+                ask_engine(setup, q)
+            else:
+                ask_hand(setup, q, params)
+            runs[side].append((time.perf_counter() - wall, time.process_time() - cpu))
     statements = results[0].sql.count(";\n\n") + 1
-    return Timing(q.title, 1000 * statistics.median(engine_runs),
-                  1000 * statistics.median(hand_runs), statements, agree)
+
+    def ms(side: str, index: int) -> float:
+        return 1000 * statistics.median(r[index] for r in runs[side])
+
+    return Timing(q.title, ms("engine", 0), ms("hand", 0), ms("engine", 1), ms("hand", 1),
+                  statements, agree)
 
 
 def engine_overhead_ms(setup: Setup, q: Question, repeat: int) -> float:
@@ -315,9 +331,15 @@ def explain(setup: Setup, q: Question) -> list[str]:
             _register_sqlite_functions(conn)
         for statement, parameters in captured:
             rows = conn.exec_driver_sql(prefix + statement, parameters).all()
-            plan = [r[-1] for r in rows]
-            lines.append(" | ".join(p.strip() for p in plan if _interesting(p)))
+            plan = [_tidy(r[-1]) for r in rows]
+            lines.append(" | ".join(p for p in plan if _interesting(p)))
     return lines
+
+
+def _tidy(line: str) -> str:
+    """A plan line without the cost estimates and type casts, for reading."""
+    line = re.sub(r"\s*\(cost=[^)]*\)", "", line)
+    return line.replace("::timestamp without time zone", "").replace("->", "").strip()
 
 
 def _interesting(line: str) -> bool:
@@ -325,8 +347,9 @@ def _interesting(line: str) -> bool:
     return any(w in line for w in words)
 
 
-def cli_timing(runs: int, warmup: int = 2) -> list[tuple[str, float, float, float]]:
-    """`kpibot metric ...` on the Maven data as a subprocess: (command, mean, sd, min) in ms."""
+def cli_timing(runs: int, warmup: int = 2) -> list[tuple[str, float, float, float, float]]:
+    """`kpibot metric ...` on the Maven data as a subprocess, start-up included:
+    (command, mean, sd, min, mean CPU) in ms; CPU = the child's user + system time."""
     db_path = DATA_DIR / "maven.db"
     if not db_path.exists():
         from kpi_engine.db import migrate
@@ -350,17 +373,22 @@ def cli_timing(runs: int, warmup: int = 2) -> list[tuple[str, float, float, floa
     ]
     out = []
     for command in commands:
-        times = []
+        times, cpu_times = [], []
         for i in range(warmup + runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO)
             elapsed = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if done.returncode != 0:
                 raise SystemExit(f"{' '.join(command[1:])} failed: {done.stderr.strip()}")
             if i >= warmup:
                 times.append(1000 * elapsed)
+                cpu_times.append(1000 * (after.ru_utime - before.ru_utime
+                                         + after.ru_stime - before.ru_stime))
         label = "kpibot " + " ".join(f'"{c}"' if " " in c else c for c in command[1:])
-        out.append((label, statistics.mean(times), statistics.stdev(times), min(times)))
+        out.append((label, statistics.mean(times), statistics.stdev(times), min(times),
+                    statistics.mean(cpu_times)))
     return out
 
 
@@ -375,18 +403,27 @@ def bench_backend(backend: str, scale: float, repeat: int) -> None:
         activities = conn.execute(text("SELECT count(*) FROM activities")).scalar_one()
     print(f"\n### {backend} — scale {scale:g}: {deals:,} deals, {activities:,} activities "
           f"(now = {BENCH_NOW:%Y-%m-%d %H:%M} UTC, median of {repeat} alternating runs)\n")
-    print("| question | engine ms | hand SQL ms | ratio | engine statements | same figures |")
-    print("|---|---:|---:|---:|---:|---|")
+    cpu = backend == "sqlite"
+    print("| question | engine ms | hand SQL ms | ratio |"
+          + (" engine CPU ms | hand CPU ms | CPU ratio |" if cpu else "")
+          + " engine statements | same figures |")
+    print("|---|---:|---:|---:|" + ("---:|---:|---:|" if cpu else "") + "---:|---|")
     timings = []
     for q in QUESTIONS:
         t = time_question(setup, q, repeat)
         timings.append(t)
         print(f"| {t.title} | {t.engine_ms:.1f} | {t.hand_ms:.1f} | {t.ratio:.2f} | "
-              f"{t.statements} | {'yes' if t.agree else 'WRONG'} |", flush=True)
+              + (f"{t.engine_cpu_ms:.1f} | {t.hand_cpu_ms:.1f} | {t.cpu_ratio:.2f} | "
+                 if cpu else "")
+              + f"{t.statements} | {'yes' if t.agree else 'WRONG'} |", flush=True)
     ratios = [t.ratio for t in timings]
-    print(f"\nMedian ratio: **{statistics.median(ratios):.2f}** "
+    print(f"\nMedian ratio (wall clock): **{statistics.median(ratios):.2f}** "
           f"(min {min(ratios):.2f}, max {max(ratios):.2f}); "
           f"all figures agree: {'yes' if all(t.agree for t in timings) else 'NO'}.")
+    if cpu:
+        cpu_ratios = [t.cpu_ratio for t in timings]
+        print(f"Median ratio (CPU time): **{statistics.median(cpu_ratios):.2f}** "
+              f"(min {min(cpu_ratios):.2f}, max {max(cpu_ratios):.2f}).")
     overheads = [engine_overhead_ms(setup, q, max(repeat, 20)) for q in QUESTIONS]
     print(f"Engine overhead without the database (parse + request + compile + render + "
           f"compose): median **{statistics.median(overheads):.2f} ms**/query, "
@@ -413,10 +450,10 @@ def main(argv: list[str] | None = None) -> None:
         bench_backend(backend, args.scale, args.repeat)
     if args.cli_runs:
         print(f"\n### CLI on the Maven data (SQLite), {args.cli_runs} runs after 2 warm-ups\n")
-        print("| command | mean ms | ± sd | min ms |")
-        print("|---|---:|---:|---:|")
-        for label, mean, sd, low in cli_timing(args.cli_runs):
-            print(f"| `{label}` | {mean:.0f} | {sd:.0f} | {low:.0f} |")
+        print("| command | mean ms | ± sd | min ms | mean CPU ms |")
+        print("|---|---:|---:|---:|---:|")
+        for label, mean, sd, low, cpu in cli_timing(args.cli_runs):
+            print(f"| `{label}` | {mean:.0f} | {sd:.0f} | {low:.0f} | {cpu:.0f} |")
 
 
 if __name__ == "__main__":

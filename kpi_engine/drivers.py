@@ -6,7 +6,8 @@ other answer), and the change is split over the dimension's values:
 
 - **additive metrics** (counts, sums): a segment's contribution is its own change,
   `value_now - value_before`; the contributions add up to the whole change.
-- **ratio metrics** (win rate, conversion rate: numerator / denominator): the overall rate
+- **ratio metrics** (win rate, conversion rate, and derived `a / b` metrics such as the
+  average deal size: numerator / denominator): the overall rate
   is the weighted mean of the segment rates, `R = sum(w_i * r_i)` with `w_i` the segment's
   share of the denominator. Each segment's part of the change splits symmetrically
   (Shapley) into a *rate effect* `(r1 - r0) * (w0 + w1) / 2` — the segment got better or
@@ -19,28 +20,34 @@ other answer), and the change is split over the dimension's values:
 Rows that the group-by cannot place (e.g. a NULL dimension value the query leaves out)
 are kept as an "(unassigned)" segment, so shares always add up to the whole change.
 
-Dimensions are ranked by how much they *explain*. Under "nothing special happened" every
-segment moves in proportion to its size: segment i would contribute `w_i * change`. A
-segment's *excess* is its contribution minus that; dividing by the segment's sampling noise
-(Poisson for counts, binomial for rates) gives a z-like `surprise`, and a dimension's
-`score` is the largest surprise among its segments — so a large segment that truly broke
-away outranks a handful of rows that moved by chance. `concentration` (0..1) is the share
-of the change that is out of proportion to segment sizes, ignoring noise.
+Dimensions are ranked by how surely they *explain* the change. Under "nothing special
+happened" every segment moves in proportion to its size: segment i would contribute
+`w_i * change`. A segment's *excess* is its contribution minus that; divided by the
+segment's sampling noise (Poisson for counts, compound Poisson for sums, binomial for
+rates) it is a z-score. A dimension's `score` is the evidence that its largest z is not
+chance: -log10 of the Bonferroni-adjusted p-value (k segments, two-sided), so 0 means
+"could be chance" and 2 means p = 0.01 — a dimension with many small segments (reps,
+accounts) does not win just because one of them moved by luck. `concentration` (0..1) is
+the share of the change that is out of proportion to segment sizes, ignoring noise; it
+breaks ties.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from kpi_engine.catalog import Catalog
+from kpi_engine.catalog import Catalog, MetricDefinition
+from kpi_engine.catalog.model import DerivedParams
 from kpi_engine.errors import InvalidInputError, KpiUserError, UnknownNameError
 from kpi_engine.periods import Period
-from kpi_engine.query import query
-from kpi_engine.specs import MetricValue
+from kpi_engine.query import query, run
+from kpi_engine.specs import MetricRequest, MetricValue
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +84,13 @@ class DimensionBreakdown:
 
     dimension: str
     contributors: tuple[Contributor, ...]
-    score: float  # the largest segment surprise (|excess| / noise): how surely it explains
+    score: float  # -log10 of the adjusted p-value of the most surprising segment (0 = chance)
     concentration: float  # 0..1: how much of the change is out of proportion to segment sizes
+
+    @property
+    def chance(self) -> float:
+        """The adjusted p-value behind `score`: how likely such a move is by chance alone."""
+        return float(10 ** -self.score)
 
     @property
     def total_rate_effect(self) -> float | None:
@@ -154,24 +166,25 @@ def explain_change(
         if name not in allowed:
             raise UnknownNameError(f"dimension for {definition.name}", name, allowed)
 
-    current_total = query(engine, catalog, definition.name, period)
-    baseline_total = query(engine, catalog, definition.name, baseline_period)
-    method = _method(definition.name, bool(definition.additive), current_total.total,
-                     baseline_total.total)
+    fraction = _fraction_of(definition, catalog)
+    current_total, _, counted = _figures(engine, catalog, definition, fraction, period)
+    baseline_total, _, counted0 = _figures(engine, catalog, definition, fraction,
+                                           baseline_period)
+    method = _method(definition.name, bool(definition.additive), current_total, baseline_total)
+    noise = _NoiseModel.of(method, definition.unit, current_total, baseline_total,
+                           counted + counted0)
 
     breakdowns = []
     for name in chosen:
         # One request per dimension: the engine scans both periods at once and hands each
         # group row its baseline figure.
-        grouped = query(engine, catalog, definition.name, period, group_by=(name,),
-                        compare=compare)
-        segments = _segments(name, grouped.rows, current_total.total, baseline_total.total,
-                             method)
-        breakdowns.append(_breakdown(name, segments, method))
+        _, rows, _ = _figures(engine, catalog, definition, fraction, period, (name,), compare)
+        segments = _segments(name, rows, current_total, baseline_total, method)
+        breakdowns.append(_breakdown(name, segments, method, noise))
     breakdowns.sort(key=lambda b: (-b.score, -b.concentration, b.dimension))
 
-    current = current_total.total.value
-    baseline = baseline_total.total.value
+    current = current_total.value
+    baseline = baseline_total.value
     change = None if current is None or baseline is None else current - baseline
     relative = None if change is None or not baseline else change / abs(baseline)
     return ChangeExplanation(
@@ -180,6 +193,57 @@ def explain_change(
         baseline_period=baseline_period, current=current, baseline=baseline, change=change,
         relative_change=relative, breakdowns=tuple(breakdowns),
     )
+
+
+def _fraction_of(definition: MetricDefinition, catalog: Catalog) -> tuple[str, str] | None:
+    """(numerator, denominator) metric names of a derived `a / b` over additive metrics."""
+    params = definition.type_params
+    if not isinstance(params, DerivedParams):
+        return None
+    match = re.fullmatch(r"\s*(\w+)\s*/\s*(\w+)\s*", params.expr)
+    if match is None or not all(catalog.metric(n).additive for n in match.groups()):
+        return None
+    return match.group(1), match.group(2)
+
+
+def _figures(
+    engine: Engine,
+    catalog: Catalog,
+    definition: MetricDefinition,
+    fraction: tuple[str, str] | None,
+    period: Period,
+    group_by: tuple[str, ...] = (),
+    compare: str | None = None,
+) -> tuple[MetricValue, tuple[MetricValue, ...], int]:
+    """The total, the group rows and the rows counted; a derived `a / b` is asked as its two
+    parts (one request, one scan) and returned with numerator and denominator filled in."""
+    if fraction is None:
+        result = query(engine, catalog, definition.name, period, group_by=group_by,
+                       compare=compare)
+        return result.total, result.rows, result.provenance.rows_counted
+    request = MetricRequest.create(fraction, period, group_by=group_by, compare=compare)
+    top, bottom = run(engine, catalog, request)
+    bottoms = {row.group: row for row in bottom.rows}
+    rows = tuple(_quotient(definition.name, n, bottoms.get(n.group)) for n in top.rows)
+    missing = [row for group, row in bottoms.items() if group not in {r.group for r in rows}]
+    rows += tuple(_quotient(definition.name, None, d) for d in missing)
+    total = _quotient(definition.name, top.total, bottom.total)
+    return total, rows, bottom.provenance.rows_counted
+
+
+def _quotient(metric: str, top: MetricValue | None, bottom: MetricValue | None) -> MetricValue:
+    def parts(n: MetricValue | None, d: MetricValue | None) -> tuple[float, float]:
+        return (float(n.value or 0.0) if n else 0.0), (float(d.value or 0.0) if d else 0.0)
+
+    num, den = parts(top, bottom)
+    before = None
+    if (top and top.baseline) or (bottom and bottom.baseline):
+        b_num, b_den = parts(top.baseline if top else None, bottom.baseline if bottom else None)
+        before = MetricValue(metric, b_num / b_den if b_den else None, numerator=b_num,
+                             denominator=b_den)
+    group = top.group if top else bottom.group if bottom else ()
+    return MetricValue(metric, num / den if den else None, group, numerator=num,
+                       denominator=den, baseline=before)
 
 
 def _method(metric: str, additive: bool, now: MetricValue, before: MetricValue) -> str:
@@ -235,7 +299,8 @@ def _segments(
     return [_Segment(value, *parts) for value, parts in amounts.items()]
 
 
-def _breakdown(dimension: str, segments: list[_Segment], method: str) -> DimensionBreakdown:
+def _breakdown(dimension: str, segments: list[_Segment], method: str,
+               noise_model: _NoiseModel) -> DimensionBreakdown:
     if method == "ratio":
         contributors, weights = _ratio_contributors(dimension, segments)
     else:
@@ -246,27 +311,52 @@ def _breakdown(dimension: str, segments: list[_Segment], method: str) -> Dimensi
     excess = [c.contribution - w * change for c, w in zip(contributors, weights, strict=True)]
     scale = sum(abs(c.contribution) for c in contributors) + abs(change)
     concentration = sum(abs(x) for x in excess) / scale if scale > _EPSILON else 0.0
-    noise = [_noise(s, w, method) for s, w in zip(segments, weights, strict=True)]
-    score = max((abs(x) / n for x, n in zip(excess, noise, strict=True)), default=0.0)
+    noise = [noise_model.of_segment(s, w) for s, w in zip(segments, weights, strict=True)]
+    surprise = max((abs(x) / n for x, n in zip(excess, noise, strict=True)), default=0.0)
+    # Two-sided p-value of the largest z among k segments, Bonferroni-adjusted.
+    p_value = min(1.0, len(segments) * math.erfc(surprise / math.sqrt(2)))
+    score = -math.log10(max(p_value, 1e-300)) + 0.0  # + 0.0: no negative zero
     ranked = sorted(contributors, key=lambda c: (-abs(c.contribution), c.value))
     return DimensionBreakdown(dimension, tuple(ranked), score, concentration)
 
 
-def _noise(segment: _Segment, weight: float, method: str) -> float:
-    """The sampling noise of a segment's contribution (never zero).
+@dataclass(frozen=True)
+class _NoiseModel:
+    """How much a segment's contribution moves by chance alone.
 
-    Counts: Poisson, sqrt(n0 + n1). Rates: the binomial standard error of the segment's rate
-    change, smoothed so an empty or tiny segment counts as very noisy, times its weight.
-    For sums of amounts the Poisson form is off by a constant factor (the typical amount),
-    which is the same for every segment and dimension of the metric, so rankings hold.
+    Additive: compound Poisson, sqrt((|v0| + |v1|) * m) with m the average amount per row
+    counted (1 for counts). Fractions: the binomial error of the segment's rate change,
+    smoothed so an empty or tiny segment counts as very noisy, times its weight. Other
+    ratios (an average deal size): the error of a mean whose items spread about as much as
+    the overall average.
     """
-    if method == "ratio":
-        trials = segment.baseline_den + segment.current_den
-        rate = (segment.baseline + segment.current + 0.5) / (trials + 1.0)
-        variance = rate * (1 - rate) * (1 / (segment.baseline_den + 0.5)
-                                        + 1 / (segment.current_den + 0.5))
-        return max(weight, _EPSILON) * variance ** 0.5
-    return (abs(segment.baseline) + abs(segment.current) + 1.0) ** 0.5
+
+    method: str
+    bounded: bool
+    unit_amount: float  # additive: average amount per row; ratio: pooled average ratio
+
+    @classmethod
+    def of(cls, method: str, unit: str, now: MetricValue, before: MetricValue,
+           rows_counted: int) -> _NoiseModel:
+        if method == "ratio":
+            num = (now.numerator or 0.0) + (before.numerator or 0.0)
+            den = (now.denominator or 0.0) + (before.denominator or 0.0)
+            return cls(method, unit == "fraction", abs(num / den) if den else 0.0)
+        amount = abs(now.value or 0.0) + abs(before.value or 0.0)
+        return cls(method, False, amount / rows_counted if rows_counted else 1.0)
+
+    def of_segment(self, segment: _Segment, weight: float) -> float:
+        if self.method == "ratio":
+            inverse_sizes = 1 / (segment.baseline_den + 0.5) + 1 / (segment.current_den + 0.5)
+            if self.bounded:
+                trials = segment.baseline_den + segment.current_den
+                rate = (segment.baseline + segment.current + 0.5) / (trials + 1.0)
+                spread = rate * (1 - rate)
+            else:
+                spread = self.unit_amount ** 2
+            return max(weight * math.sqrt(spread * inverse_sizes), _EPSILON)
+        unit = max(self.unit_amount, _EPSILON)
+        return math.sqrt((abs(segment.baseline) + abs(segment.current)) * unit + unit * unit)
 
 
 def _additive_contributors(
@@ -325,4 +415,5 @@ def _ratio_contributors(
 
 
 def _share(contribution: float, change: float) -> float | None:
-    return contribution / change if abs(change) > _EPSILON else None
+    # "+ 0.0" turns a negative zero (0 / -17) into a plain zero.
+    return contribution / change + 0.0 if abs(change) > _EPSILON else None

@@ -6,6 +6,7 @@ from kpi_engine.catalog.model import MetricDefinition
 from kpi_engine.targets import KpiStatus, kpi_board, load_kpis
 from tools.answer import Answer
 from tools.context import ToolContext
+from tools.get_metric import get_metric
 from tools.render import FactSheet
 
 STATUS_WORDS = {
@@ -25,15 +26,19 @@ def check_targets(ctx: ToolContext, metric: str | None = None, period: str | Non
     if wanted is None:
         statuses = [s for s in statuses if s.scope.kind == "overall"]
     if not statuses:
-        label = ctx.catalog.metric(wanted).label if wanted else "any KPI"
-        return Answer(kind="pacing", ok=False,
-                      text=f"No target is set for {label}. Set one with "
-                           f"`kpibot target set {wanted or 'revenue_won'} VALUE`.")
+        if wanted is None:
+            return Answer(kind="pacing", ok=False, text="No KPI has a target yet. Set one with "
+                          "`kpibot target set revenue_won VALUE`.")
+        # Still answer with the figure, and say how to make it a KPI.
+        figure = get_metric(ctx, wanted, period)
+        hint = f"\n_No target is set for it; set one with `kpibot target set {wanted} VALUE`._"
+        return Answer(kind="pacing", text=figure.text + hint, facts=figure.facts,
+                      sources=figure.sources, data=figure.data)
     sheet = FactSheet()
     metrics = {m.name: m for m in ctx.catalog.metrics}
     lines = [status_line(s, metrics[s.metric], sheet) for s in statuses]
-    if wanted is not None and statuses[0].status not in ("no_target", "no_data"):
-        lines.append(f"_{statuses[0].explanation()}_")
+    if wanted is not None:
+        lines.append(_why_status(statuses[0], metrics[statuses[0].metric], sheet))
     return Answer(kind="pacing", text="\n".join(lines), facts=sheet.facts,
                   data={"kpis": [_status_data(s) for s in statuses]})
 
@@ -51,6 +56,24 @@ def status_line(status: KpiStatus, metric: MetricDefinition, sheet: FactSheet | 
         parts.append(f"pro-rated {sheet.value(key + '.prorated', metric, status.prorated_target)}, "
                      f"projected {sheet.value(key + '.projected', metric, status.projected)}")
     return f"{head}: {'; '.join(parts)} — {STATUS_WORDS[status.status]}"
+
+
+def _why_status(status: KpiStatus, metric: MetricDefinition, sheet: FactSheet) -> str:
+    """The basis of the overall status in one sentence, every figure formatted like the rest."""
+    if status.status in ("no_target", "no_data") or status.target is None:
+        return ""
+    key = f"{status.metric}[{status.scope}]"
+    limit = "at most" if status.direction == "lower_is_better" else "at least"
+    target = sheet.value(key + ".target", metric, status.target)
+    if status.method == "run_rate" and status.projected is not None:
+        elapsed = sheet.number(key + ".elapsed", status.elapsed_fraction, ".0%", "fraction")
+        projected = sheet.value(key + ".projected", metric, status.projected)
+        basis = f"{elapsed} of the period has gone; at this pace it ends near {projected}"
+    else:
+        basis = f"the current value {sheet.value(key, metric, status.actual)} is compared as is"
+    band = sheet.number(key + ".band", status.at_risk_band, ".0%", "fraction")
+    return (f"_{STATUS_WORDS[status.status].capitalize()}: {basis}, against a target of {limit} "
+            f"{target} (within {band} of it counts as at risk)._")
 
 
 def _status_data(status: KpiStatus) -> dict[str, object]:

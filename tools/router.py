@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from kpi_engine.errors import KpiUserError, closest
 from tools.answer import Answer, sorry
+from tools.check_targets import check_targets
 from tools.context import ToolContext
 from tools.get_metric import get_metric
 from tools.intents import Intent, IntentKind, metric_names, parse_question
@@ -62,6 +63,10 @@ def _unknown_metric(ctx: ToolContext, intent: Intent) -> Answer:
     return sorry("metric", text, suggestions=suggestions)
 
 
+def _pacing(ctx: ToolContext, intent: Intent) -> Answer:
+    return check_targets(ctx, intent.metric, intent.period_text)
+
+
 def _help(ctx: ToolContext, intent: Intent) -> Answer:
     return Answer(kind="help", text=HELP)
 
@@ -69,5 +74,6 @@ def _help(ctx: ToolContext, intent: Intent) -> Answer:
 _HANDLERS: dict[IntentKind, Callable[[ToolContext, Intent], Answer]] = {
     IntentKind.METRIC: _metric,
     IntentKind.LIST_METRICS: lambda ctx, intent: list_metrics(ctx),
+    IntentKind.PACING: _pacing,
     IntentKind.HELP: _help,
 }

@@ -11,6 +11,7 @@ from bot.cli import journey as journey_cli
 from bot.cli import why as why_cli
 from bot.cli import kpis as kpis_cli
 from bot.cli import metrics as metrics_cli
+from bot.cli import scoring as scoring_cli
 
 app = typer.Typer(
     name="kpibot",
@@ -27,6 +28,7 @@ app.command("why")(why_cli.why)
 kpis_cli.register(app)
 metrics_cli.register(app)
 journey_cli.register(app)
+scoring_cli.register(app)
 
 
 def main() -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.cli.common import print_json, settings
-from tools.context import Viewer
+
+if TYPE_CHECKING:
+    from tools.context import Viewer
 
 
 def ask(
@@ -39,6 +42,8 @@ def chat(
 
 
 def _viewer(as_user: str | None) -> Viewer:
+    from tools.context import Viewer
+
     if as_user is None:
         return Viewer()
     return Viewer(email=as_user) if "@" in as_user else Viewer(slack_user_id=as_user)

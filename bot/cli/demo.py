@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfoNotFoundError
 
 import typer
@@ -13,10 +14,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.cli.common import fail, settings, user_errors
 from kpi_engine.clock import clock_from_settings
 from kpi_engine.config import get_settings
-from kpi_engine.db import migrate
 from kpi_engine.db.session import make_engine
-from kpi_engine.demo import DemoSummary, NonDemoDataError, seed_demo
 from kpi_engine.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from kpi_engine.demo import DemoSummary
 
 
 def demo(
@@ -47,6 +49,9 @@ def demo(
 
 
 def _seed(url: str, seed: int, force: bool) -> DemoSummary:
+    from kpi_engine.db import migrate  # heavy imports only when seeding
+    from kpi_engine.demo import NonDemoDataError, seed_demo
+
     config = settings()
     engine = make_engine(url)
     where = engine.url.render_as_string(hide_password=True)

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import typer
-from sqlalchemy import inspect
 
-from bot.cli.common import engine, fail, print_json, user_errors
-from kpi_engine.importers import (
-    ImportReport,
-    import_event_log,
-    import_maven_crm,
-    import_olist,
-    import_xeducation,
-)
+from bot.cli.common import engine, print_json, user_errors
+if TYPE_CHECKING:
+    from kpi_engine.importers import ImportReport
 
 app = typer.Typer(help="Import CRM exports and event logs.", no_args_is_help=True)
 
@@ -35,6 +30,8 @@ def maven_crm(
     as_json: bool = JsonOption,
 ) -> None:
     """The Maven CRM sample: sales teams, accounts, products and the sales pipeline."""
+    from kpi_engine.importers import import_maven_crm
+
     _run(lambda db: import_maven_crm(db, directory, progress=True, timezone=timezone), as_json)
 
 
@@ -45,6 +42,8 @@ def xeducation(
     as_json: bool = JsonOption,
 ) -> None:
     """X Education leads, keyed by Prospect ID, with all their attributes."""
+    from kpi_engine.importers import import_xeducation
+
     _run(lambda db: import_xeducation(db, file, progress=True, timezone=timezone), as_json)
 
 
@@ -55,6 +54,8 @@ def olist(
     as_json: bool = JsonOption,
 ) -> None:
     """The Olist marketing funnel: MQLs as leads, closed deals as conversions and won deals."""
+    from kpi_engine.importers import import_olist
+
     _run(lambda db: import_olist(db, directory, progress=True, timezone=timezone), as_json)
 
 
@@ -73,6 +74,8 @@ def event_log(
     as_json: bool = JsonOption,
 ) -> None:
     """Any process event log → the stage history of a named process."""
+    from kpi_engine.importers import import_event_log
+
     _run(
         lambda db: import_event_log(
             db, file, case=case, activity=activity, timestamp=timestamp, resource=resource,
@@ -83,9 +86,10 @@ def event_log(
 
 
 def _run(action: Callable[..., ImportReport], as_json: bool) -> None:
+    from kpi_engine.db import migrate
+
     db = engine()
-    if not inspect(db).has_table("import_runs"):
-        fail("The database has no kpibot schema yet: run `kpibot db upgrade` first.")
+    migrate.upgrade(db)  # a new database gets its schema; an up-to-date one is left alone
     with user_errors():
         report = action(db)
     if as_json:

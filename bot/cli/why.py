@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from bot.cli.common import engine, print_json, settings, user_errors
+
+if TYPE_CHECKING:
+    from kpi_engine.catalog import MetricDefinition
+    from kpi_engine.drivers import ChangeExplanation
+    from kpi_engine.periods import Period
 
 COMPARE_OPTIONS = ("previous", "last-year")
 
@@ -50,12 +55,12 @@ def why(
         typer.echo(_as_text(explanation, definition, top))
 
 
-def _period_json(period: Any) -> dict[str, Any]:
+def _period_json(period: Period) -> dict[str, Any]:
     return {"label": period.label, "start": period.start.isoformat(),
             "end": period.end.isoformat(), "query_end": period.query_end.isoformat()}
 
 
-def _as_json(explanation: Any) -> dict[str, Any]:
+def _as_json(explanation: ChangeExplanation) -> dict[str, Any]:
     return {
         "metric": explanation.metric,
         "unit": explanation.unit,
@@ -70,6 +75,7 @@ def _as_json(explanation: Any) -> dict[str, Any]:
             {
                 "dimension": b.dimension,
                 "score": b.score,
+                "chance": b.chance,
                 "concentration": b.concentration,
                 "rate_effect": b.total_rate_effect,
                 "mix_effect": b.total_mix_effect,
@@ -85,7 +91,7 @@ def _as_json(explanation: Any) -> dict[str, Any]:
     }
 
 
-def _change_text(value: float | None, unit: str, definition: Any) -> str:
+def _change_text(value: float | None, unit: str, definition: MetricDefinition) -> str:
     """A change: percentage points for rates, the metric's own format otherwise."""
     if value is None:
         return "n/a"
@@ -95,7 +101,7 @@ def _change_text(value: float | None, unit: str, definition: Any) -> str:
     return ("-" if value < 0 else "+") + text
 
 
-def _as_text(explanation: Any, definition: Any, top: int) -> str:
+def _as_text(explanation: ChangeExplanation, definition: MetricDefinition, top: int) -> str:
     fmt = definition.format_value
     unit = explanation.unit
     lines = [
@@ -106,11 +112,14 @@ def _as_text(explanation: Any, definition: Any, top: int) -> str:
     if not explanation.breakdowns:
         lines.append("No dimension to split this metric by.")
     for breakdown in explanation.breakdowns:
+        chance = breakdown.chance
         heading = (f"By {breakdown.dimension} ({breakdown.concentration:.0%} of the change out of "
-                   f"proportion to segment sizes, surprise {breakdown.score:.1f})")
+                   f"proportion to segment sizes; "
+                   + ("could be chance" if chance > 0.05 else f"chance p={chance:.2g}") + ")")
         if explanation.method == "ratio":
-            heading += (f": rate effect {_change_text(breakdown.total_rate_effect, unit, definition)}"
-                        f", mix effect {_change_text(breakdown.total_mix_effect, unit, definition)}")
+            rate = _change_text(breakdown.total_rate_effect, unit, definition)
+            mix = _change_text(breakdown.total_mix_effect, unit, definition)
+            heading += f": rate effect {rate}, mix effect {mix}"
         lines.append("")
         lines.append(heading)
         shown = breakdown.contributors[:top]

@@ -7,7 +7,8 @@ Impact is excess wait, in hours, summed over the items of the period:
 - speed to lead: each new lead's wait for a first outbound touch beyond the SLA (leads still
   untouched count with their age);
 - stalled items: each open case's idle time beyond the stall threshold, credited to the
-  slowest transition out of the stage it sits in (or standing alone when there is none).
+  costliest transition out of the stage it sits in (or standing alone when there is none);
+  CRM processes only: an event log records no open state, so there they are a fact only.
 Every bottleneck carries the facts that explain it: the median and its baseline, the segment
 that holds most of the excess, the share of handoffs, the stalled items.
 """
@@ -21,6 +22,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from kpi_engine.clock import Clock
+from kpi_engine.errors import InvalidPeriodError
 from kpi_engine.journey.explain import (
     hours_text,
     percent_text,
@@ -37,6 +39,7 @@ from kpi_engine.journey.measures import (
 )
 from kpi_engine.journey.results import (
     Bottleneck,
+    DurationStats,
     BottleneckReport,
     JourneyWindow,
     SegmentShare,
@@ -99,6 +102,10 @@ def find_bottlenecks(
     if period is not None:
         base = baseline or period.previous()
         start, end = base.utc_bounds()
+        if loaded.window.end is not None and end > loaded.window.end:
+            raise InvalidPeriodError(
+                f"The baseline ({base.label}) must end before the period ({period.label}) does."
+            )
         base_window = JourneyWindow(start=start, end=end, as_of=end, label=base.label)
     leads = base_leads = None
     if loaded.process.entity != "case":
@@ -129,8 +136,9 @@ def rank_bottlenecks(
 ) -> BottleneckReport:
     """The ranking from already loaded data (see `find_bottlenecks`)."""
     dimension = loaded.dimension
-    candidates = _transition_candidates(loaded, baseline)
+    candidates, excess_frame = _transition_candidates(loaded, baseline)
     stalls = _stall_candidates(loaded, idle_days)
+    stage_stats = loaded.stage_stats
     # An event log has no recorded "open" state (which cases are open is a guess from where
     # cases usually end), so its stalled cases are reported as facts but add no impact.
     credit = loaded.process.entity != "case"
@@ -142,8 +150,19 @@ def rank_bottlenecks(
     candidates.sort(key=lambda c: (-c.impact_hours, c.step))
     entity = loaded.process.entity
     ranked = []
-    for rank, candidate in enumerate(candidates[:limit], start=1):
-        facts = _facts(candidate, entity, sla_hours, idle_days)
+    chosen = candidates[:limit]
+    # Splitting the excess by segment is the costly part: only for the ranked few.
+    waits = [(c.from_stage, c.to_stage) for c in chosen if c.kind == "wait"]
+    if waits and excess_frame is not None:
+        tables = _segment_table(excess_frame, waits)
+        chosen = [
+            replace(c, segments=_shares(tables.get((c.from_stage, c.to_stage)), dimension))
+            if c.kind == "wait" else c
+            for c in chosen
+        ]
+    for rank, candidate in enumerate(chosen, start=1):
+        dwell = stage_stats.get(candidate.from_stage) if candidate.kind == "stall" else None
+        facts = _facts(candidate, entity, sla_hours, idle_days, dwell)
         ranked.append(
             Bottleneck(
                 rank=rank,
@@ -168,18 +187,20 @@ def rank_bottlenecks(
         window=loaded.window,
         baseline=baseline,
         dimension=dimension,
+        data_freshness=loaded.freshness,
         bottlenecks=tuple(ranked),
     )
 
 
 def _transition_candidates(
     loaded: LoadedJourney, baseline: JourneyWindow | None
-) -> list[_Candidate]:
+) -> tuple[list[_Candidate], pd.DataFrame | None]:
+    """One candidate per transition, and each step's excess wait (for the segment split)."""
     steps = loaded.window_steps
     if steps.empty:
-        return []
+        return [], None
     keys = ["from_stage", "to_stage"]
-    period_stats = grouped_stats(steps[keys], steps["wait"])
+    period_stats = loaded.transition_stats
     base_stats = {}
     if baseline is not None:
         t = loaded.steps["t"].to_numpy()
@@ -191,11 +212,11 @@ def _transition_candidates(
         )
         base_steps = loaded.steps[in_base]
         base_stats = grouped_stats(base_steps[keys], base_steps["wait"])
-    references = {}
-    for key, stats in period_stats.items():
-        base = base_stats.get(key)
-        usable = base is not None and base.count >= MIN_BASELINE_ITEMS
-        references[key] = (base if usable else stats).median_hours
+    # Too few baseline steps make a poor yardstick: such steps are held to their own median.
+    base_stats = {k: s for k, s in base_stats.items() if s.count >= MIN_BASELINE_ITEMS}
+    references = {
+        key: (base_stats.get(key) or stats).median_hours for key, stats in period_stats.items()
+    }
     frame = steps[keys + ["wait", "handoff", "segment"]].copy()
     reference = pd.Series(references, dtype=np.float64)
     reference.index = pd.MultiIndex.from_tuples(reference.index, names=keys)
@@ -207,7 +228,6 @@ def _transition_candidates(
     grouped = frame.groupby(keys, observed=True)
     excess = grouped["excess"].sum() / HOUR
     handoffs = grouped["handoff"].mean()
-    segments = _segment_table(frame, keys)
     candidates = []
     for key, impact in excess.items():
         stats = period_stats[key]
@@ -224,55 +244,36 @@ def _transition_candidates(
                 reference_hours=references[key],
                 impact_hours=float(impact),
                 handoff_share=float(handoffs[key]),
-                segments=_shares(segments.get(key), loaded.dimension),
+                segments=(),
             )
         )
-    return candidates
+    return candidates, frame
 
 
-def _segment_table(frame: pd.DataFrame, keys: list[str]) -> dict[object, pd.DataFrame]:
-    """Per key: each segment's excess (seconds), count and median wait (hours)."""
-    columns = keys + ["segment"]
-    frame = frame.assign(segment=frame["segment"].astype(object))
-    excess = frame.groupby(columns, observed=True)["excess"].sum()
-    stats = grouped_stats(frame[columns], frame["wait"])
-    table = pd.DataFrame(
-        {
-            "excess": excess,
-            "items": [stats[k].count if k in stats else 0 for k in excess.index],
-            "median": [stats[k].median_hours if k in stats else None for k in excess.index],
-        },
-        index=excess.index,
+def _segment_table(
+    frame: pd.DataFrame, transitions: list[tuple[str | None, str | None]]
+) -> dict[tuple[str, str], pd.DataFrame]:
+    """Per chosen transition: each segment's excess (seconds), count and median wait (hours)."""
+    stages = frame["to_stage"].cat.categories
+    position = {stage: i for i, stage in enumerate(stages)}
+    from_codes = frame["from_stage"].cat.codes.to_numpy().astype(np.int64)
+    to_codes = frame["to_stage"].cat.codes.to_numpy().astype(np.int64)
+    pair = from_codes * (len(stages) + 1) + to_codes
+    wanted = [position[f] * (len(stages) + 1) + position[t] for f, t in transitions]
+    frame = frame[np.isin(pair, wanted)]
+    frame = frame.assign(
+        from_stage=frame["from_stage"].astype(object),
+        to_stage=frame["to_stage"].astype(object),
+        segment=frame["segment"].astype(object),
     )
-    table = table[table["excess"] > 0]
-    out: dict[object, pd.DataFrame] = {}
-    for key, part in table.groupby(level=list(range(len(keys))), observed=True):
-        out[key if len(keys) > 1 else key[0]] = part.droplevel(list(range(len(keys))))
+    out: dict[tuple[str, str], pd.DataFrame] = {}
+    for key, part in frame.groupby(["from_stage", "to_stage"]):
+        out[(str(key[0]), str(key[1]))] = _segment_rows(part)
     return out
 
 
-def _shares(table: pd.DataFrame | None, dimension: str) -> tuple[SegmentShare, ...]:
-    if table is None or table.empty:
-        return ()
-    total = float(table["excess"].sum())
-    shares = [
-        SegmentShare(
-            dimension=dimension,
-            value=str(value),
-            items=int(row["items"]),
-            median_hours=None if pd.isna(row["median"]) else float(row["median"]),
-            excess_hours=float(row["excess"]) / HOUR,
-            share=float(row["excess"]) / total,
-        )
-        for value, row in table.iterrows()
-    ]
-    return tuple(sorted(shares, key=lambda s: (-s.excess_hours, s.value)))
-
-
-def _segments(members: pd.DataFrame, dimension: str) -> tuple[SegmentShare, ...]:
-    """How a candidate's excess splits over segments, largest first."""
-    if members.empty:
-        return ()
+def _segment_rows(members: pd.DataFrame) -> pd.DataFrame:
+    """Excess, item count and median wait per segment of `members`."""
     segment = members["segment"].astype(object)
     excess = members.groupby(segment)["excess"].sum()
     stats = grouped_stats(segment, members["wait"])
@@ -284,7 +285,34 @@ def _segments(members: pd.DataFrame, dimension: str) -> tuple[SegmentShare, ...]
         },
         index=excess.index,
     )
-    return _shares(table[table["excess"] > 0], dimension)
+    return table
+
+
+def _shares(table: pd.DataFrame | None, dimension: str) -> tuple[SegmentShare, ...]:
+    if table is None or table.empty or float(table["excess"].sum()) <= 0:
+        return ()
+    total = float(table["excess"].sum())
+    shares = [
+        SegmentShare(
+            dimension=dimension,
+            value=str(value),
+            items=int(items),
+            median_hours=None if pd.isna(median) else float(median),
+            excess_hours=float(excess) / HOUR,
+            share=float(excess) / total,
+        )
+        for value, excess, items, median in zip(
+            table.index, table["excess"], table["items"], table["median"], strict=True
+        )
+    ]
+    return tuple(sorted(shares, key=lambda s: (-s.excess_hours, s.value)))
+
+
+def _segments(members: pd.DataFrame, dimension: str) -> tuple[SegmentShare, ...]:
+    """How a candidate's excess splits over segments, largest first."""
+    if members.empty:
+        return ()
+    return _shares(_segment_rows(members), dimension)
 
 
 def _stall_candidates(loaded: LoadedJourney, idle_days: float) -> list[_Candidate]:
@@ -321,9 +349,11 @@ def _stall_candidates(loaded: LoadedJourney, idle_days: float) -> list[_Candidat
 def _attach_stalls(
     transitions: list[_Candidate], stalls: list[_Candidate], *, credit: bool
 ) -> list[_Candidate]:
-    """Credit a stage's stalled items to its costliest outgoing transition, if it has one.
+    """Credit a stage's stalled items to the costliest transition out of it, as in "Proposal →
+    Negotiation waits 9 days; 31 deals have stalled in Proposal": one place, one entry.
 
-    Without `credit`, the stalled items only become a fact of that transition.
+    A stage with no such transition gets an entry of its own. Without `credit` (event logs)
+    the stalled items are only a fact of that transition.
     """
     merged = list(transitions)
     for stall in stalls:
@@ -372,12 +402,18 @@ def _lead_candidate(
 
 def _notable(top: SegmentShare | None, c: _Candidate) -> bool:
     """Name a segment when it holds most of the excess, or far more than its share of items."""
-    if top is None or c.items == 0:
+    if top is None or c.items == 0 or len(c.segments) < 2:
         return False
     return top.share >= MAJORITY_SHARE or top.share >= OVER_REPRESENTED * top.items / c.items
 
 
-def _facts(c: _Candidate, entity: str, sla_hours: float, idle_days: float) -> tuple[str, ...]:
+def _facts(
+    c: _Candidate,
+    entity: str,
+    sla_hours: float,
+    idle_days: float,
+    dwell: DurationStats | None = None,
+) -> tuple[str, ...]:
     """The sentences that explain one bottleneck, most telling first."""
     facts: list[str] = []
     top = c.segments[0] if c.segments else None
@@ -419,6 +455,11 @@ def _facts(c: _Candidate, entity: str, sla_hours: float, idle_days: float) -> tu
             f"activity for more than {idle_days:g} days (the longest {c.stalled_oldest_days:.0f} "
             "days)"
         )
+        if dwell is not None and dwell.count:
+            facts.append(
+                f"{plural(entity)} that moved on spent a median {hours_text(dwell.median_hours)} "
+                f"in {c.from_stage}"
+            )
         if _notable(top, c):
             facts.append(
                 f"{percent_text(top.share)} of the idle time is in "

@@ -16,9 +16,10 @@ def hours_text(hours: float | None) -> str:
     """A duration in the unit a person would use: minutes, hours or days."""
     if hours is None:
         return "n/a"
-    if hours < 1:
+    # Compare the rounded figures, so 0.99999 h reads "1.0 h" rather than "60 min".
+    if round(hours * 60) < 60:
         return f"{hours * 60:.0f} min"
-    if hours < 48:
+    if round(hours, 1) < 48:
         return f"{hours:.1f} h"
     return f"{hours / 24:.1f} days"
 

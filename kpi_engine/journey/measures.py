@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
 from kpi_engine.clock import Clock
-from kpi_engine.errors import UnknownNameError
+from kpi_engine.errors import InvalidInputError, UnknownNameError
 from kpi_engine.journey.leads import DEFAULT_SLA_HOURS, fetch_lead_responses, speed_to_lead
 from kpi_engine.journey.results import (
+    DurationStats,
     HandoffSummary,
     JourneyReport,
     JourneyWindow,
@@ -64,27 +66,48 @@ class LoadedJourney:
     def start_epoch(self) -> float:
         return -np.inf if self.window.start is None else to_epoch(self.window.start)
 
-    @property
+    @cached_property
     def window_steps(self) -> pd.DataFrame:
         """Directly-follows steps whose second event falls in the window."""
         steps = self.steps
         return steps[steps["wait"].notna().to_numpy() & (steps["t"].to_numpy() >= self.start_epoch)]
+
+    @cached_property
+    def transition_stats(self) -> dict[object, DurationStats]:
+        """Wait statistics per (from_stage, to_stage) over the window's steps (computed once)."""
+        steps = self.window_steps
+        return grouped_stats(steps[["from_stage", "to_stage"]], steps["wait"])
+
+    @cached_property
+    def stage_stats(self) -> dict[object, DurationStats]:
+        """Time in stage (completed stays ending in the window) per stage (computed once)."""
+        steps = self.window_steps
+        return grouped_stats(steps["from_stage"], steps["wait"])
 
     @property
     def active_cases(self) -> pd.DataFrame:
         """Cases with at least one event in the window."""
         return self.cases[self.cases["last_t"].to_numpy() >= self.start_epoch]
 
+    @cached_property
+    def active_rows(self) -> np.ndarray:
+        """For each row of `steps`: does its case have an event in the window?"""
+        codes = self.steps["case_no"].to_numpy()
+        if len(codes) == 0:
+            return np.zeros(0, dtype=bool)
+        active = np.zeros(int(codes.max()) + 1, dtype=bool)
+        active[self.active_cases["case_no"].to_numpy()] = True
+        return active[codes]
+
 
 def make_window(
-    engine: Engine, process: ProcessInfo, period: Period | None, clock: Clock | None
+    process: ProcessInfo, period: Period | None, clock: Clock | None, freshness: dt.datetime | None
 ) -> JourneyWindow:
     """The window for a period (or all data), and the instant open cases are aged against.
 
     Without a period, `as_of` is the clock's now (or the latest event when there is no clock).
     An event log is a finished record, so its `as_of` is capped at its latest event.
     """
-    freshness = data_freshness(engine, process)
     if period is not None:
         start, end = period.utc_bounds()
         as_of, label = end, period.label
@@ -110,10 +133,16 @@ def load_journey(
     """Fetch what every journey measure needs, in one pass over the process's events."""
     info = resolve_process(engine, process)
     dim = check_dimension(info, dimension) or info.default_dimension
-    window = make_window(engine, info, period, clock)
+    if outcome is not None and info.entity != "case":
+        raise InvalidInputError(
+            f"'{info.name}' has its own outcome ({OUTCOME_NAMES[info.entity]}); "
+            "--outcome names the success stage of an event log."
+        )
+    freshness = data_freshness(engine, info)
+    window = make_window(info, period, clock, freshness)
     steps = fetch_steps(engine, info, window.end, dim)
-    if outcome is not None and info.entity == "case":
-        known = set(steps["to_stage"].unique())
+    if outcome is not None:
+        known = set(steps["to_stage"].cat.categories)
         if outcome not in known:
             raise UnknownNameError("outcome stage", outcome, sorted(known))
     cases = _case_table(steps, fetch_case_info(engine, info), outcome)
@@ -124,7 +153,7 @@ def load_journey(
         outcome=OUTCOME_NAMES.get(info.entity, outcome),
         steps=steps,
         cases=cases,
-        freshness=data_freshness(engine, info),
+        freshness=freshness,
     )
 
 
@@ -132,29 +161,29 @@ def _case_table(
     steps: pd.DataFrame, crm: pd.DataFrame | None, outcome_stage: str | None
 ) -> pd.DataFrame:
     """One row per case from its events (sorted by case, then sequence) and its CRM record."""
-    case = steps["case"].to_numpy()
+    case = steps["case_no"].to_numpy()
     if len(case) == 0:
-        return pd.DataFrame(
-            columns=["first_t", "last_t", "last_stage", "last_from", "segment", "closed", "won",
-                     "owner", "rework", "idle_from"]
-        )
+        empty = {"first_t": float, "last_t": float, "case_no": np.int64, "last_stage": object,
+                 "last_from": object, "segment": object, "closed": bool, "won": bool,
+                 "owner": object, "rework": bool, "idle_from": float}
+        return pd.DataFrame({name: np.array([], dtype=kind) for name, kind in empty.items()})
     last = np.ones(len(case), dtype=bool)
     last[:-1] = case[:-1] != case[1:]
     first = steps["wait"].isna().to_numpy()
-    repeat = steps.duplicated(["case", "to_stage"]).to_numpy()
+    repeat = steps["repeat"].to_numpy()
     ends = steps[last]
     table = pd.DataFrame(
         {
             "first_t": steps["t"].to_numpy()[first],
             "last_t": ends["t"].to_numpy(),
+            "case_no": ends["case_no"].to_numpy(),
             "last_stage": ends["to_stage"].to_numpy(),
             "last_from": ends["from_stage"].to_numpy(),
             "segment": ends["segment"].to_numpy(),
         },
         index=pd.Index(ends["case"].to_numpy(), name="case"),
     )
-    reworked = pd.unique(case[repeat])
-    table["rework"] = table.index.isin(reworked)
+    table["rework"] = np.isin(table["case_no"].to_numpy(), case[repeat])
     if crm is not None:
         joined = crm.reindex(table.index)
         table["closed"] = joined["closed"].fillna(False).astype(bool).to_numpy()
@@ -174,8 +203,8 @@ def _case_table(
         is_terminal |= end_count >= COMMON_END_SHARE * len(table)
     terminal = set(reach_count.index[is_terminal])
     if outcome_stage is not None:
-        won_cases = pd.unique(case[steps["to_stage"].to_numpy() == outcome_stage])
-        table["won"] = table.index.isin(won_cases)
+        won_cases = case[(steps["to_stage"] == outcome_stage).to_numpy()]
+        table["won"] = np.isin(table["case_no"].to_numpy(), won_cases)
         terminal.add(outcome_stage)
     else:
         table["won"] = False
@@ -194,7 +223,7 @@ def journey_measures(
 ) -> JourneyReport:
     """Every measure of the journey report from a `LoadedJourney` (and lead responses)."""
     steps = loaded.window_steps
-    transition_stats = grouped_stats(steps[["from_stage", "to_stage"]], steps["wait"])
+    transition_stats = loaded.transition_stats
     handoffs = (
         steps["handoff"].groupby([steps["from_stage"], steps["to_stage"]], observed=True).sum()
     )
@@ -206,7 +235,7 @@ def journey_measures(
         key=lambda tr: (-tr.wait.count, tr.from_stage, tr.to_stage),
     )
     order = _stage_order(loaded)
-    stage_stats = grouped_stats(steps["from_stage"], steps["wait"])
+    stage_stats = loaded.stage_stats
     stage_times = [StageTime(s, stage_stats[s]) for s in order if s in stage_stats]
     handed = steps["handoff"].to_numpy() == 1
     handoff_summary = HandoffSummary(
@@ -214,11 +243,7 @@ def journey_measures(
         same_owner=duration_stats(steps["wait"].to_numpy()[~handed]),
         share_of_steps=float(handed.mean()) if len(steps) else None,
     )
-    speed = (
-        speed_to_lead(leads, sla_hours, "team")
-        if leads is not None
-        else None
-    )
+    speed = speed_to_lead(leads, sla_hours, "team") if leads is not None and len(leads) else None
     return JourneyReport(
         process=loaded.process.name,
         kind=loaded.process.kind,
@@ -253,7 +278,8 @@ def analyze_journey(
 
     Steps count in the window when their second event does; conversion, rework and paths
     cover the cases with an event in the window; stalled items are aged at the window's end.
-    `outcome` names the success stage of an event log (CRM processes use won / converted).
+    `outcome` names the success stage of an event log; CRM processes use their record's
+    outcome (deal won, lead converted) as it stands now.
     """
     loaded = load_journey(engine, process, period, clock=clock, outcome=outcome)
     leads = (
@@ -274,7 +300,7 @@ def _stage_order(loaded: LoadedJourney) -> list[str]:
     new_case[1:] = case[1:] != case[:-1]
     starts = np.flatnonzero(new_case)
     position = np.arange(len(case)) - np.repeat(starts, np.diff(np.append(starts, len(case))))
-    firsts = ~steps.duplicated(["case", "to_stage"]).to_numpy()
+    firsts = ~steps["repeat"].to_numpy()
     mean_position = pd.Series(position[firsts]).groupby(steps["to_stage"].to_numpy()[firsts]).mean()
     # Stages nothing ever follows (Won, Lost, Closed) end the journey: list them last.
     followed = set(steps["from_stage"].dropna().unique())
@@ -284,14 +310,18 @@ def _stage_order(loaded: LoadedJourney) -> list[str]:
 def _flow(loaded: LoadedJourney, order: list[str]) -> tuple[StageFlow, ...]:
     cases = loaded.active_cases
     steps = loaded.steps
-    in_active = steps["case"].isin(cases.index).to_numpy()
-    firsts = in_active & ~steps.duplicated(["case", "to_stage"]).to_numpy()
-    reached = steps.loc[firsts, ["case", "to_stage"]]
-    per_case = cases.reindex(reached["case"].to_numpy())
-    stage = reached["to_stage"].to_numpy()
-    reach = pd.Series(1, index=stage).groupby(level=0).sum()
-    won_after = pd.Series(per_case["won"].to_numpy(), index=stage).groupby(level=0).sum()
-    closed_reached = pd.Series(per_case["closed"].to_numpy(), index=stage).groupby(level=0).sum()
+    firsts = loaded.active_rows & ~steps["repeat"].to_numpy()
+    reached = steps.loc[firsts, ["case_no", "to_stage"]]
+    size = int(steps["case_no"].max()) + 1 if len(steps) else 0
+    won_by_case = np.zeros(size, dtype=np.int64)
+    closed_by_case = np.zeros(size, dtype=np.int64)
+    won_by_case[cases["case_no"].to_numpy()] = cases["won"].to_numpy().astype(np.int64)
+    closed_by_case[cases["case_no"].to_numpy()] = cases["closed"].to_numpy().astype(np.int64)
+    case_no = reached["case_no"].to_numpy()
+    by_stage = reached.assign(
+        reach=1, won=won_by_case[case_no], closed=closed_by_case[case_no]
+    ).groupby("to_stage", observed=True)[["reach", "won", "closed"]].sum()
+    reach, won_after, closed_reached = by_stage["reach"], by_stage["won"], by_stage["closed"]
     last = cases.groupby("last_stage").size()
     # A case that ends in an outcome stage nothing ever follows (Won, Lost) left the journey
     # from the stage before it: that is where it dropped off.
@@ -348,8 +378,7 @@ def stalled_items(loaded: LoadedJourney, idle_days: float) -> Stalled:
 
 def _rework(loaded: LoadedJourney) -> tuple[ReworkLoop, ...]:
     steps = loaded.steps
-    active = steps["case"].isin(loaded.active_cases.index).to_numpy()
-    repeats = steps[active & steps.duplicated(["case", "to_stage"]).to_numpy()]
+    repeats = steps[loaded.active_rows & steps["repeat"].to_numpy()]
     grouped = repeats.groupby("to_stage")["case"].agg(["nunique", "size"])
     loops = [
         ReworkLoop(str(stage), int(row["nunique"]), int(row["size"]))
@@ -372,7 +401,7 @@ def _paths(loaded: LoadedJourney) -> tuple[PathOutcome, ...]:
                 cases=len(members),
                 closed=len(closed),
                 reached_outcome=won if known_outcome else None,
-                outcome_rate=(won / len(closed) if len(closed) else None) if known_outcome else None,
+                outcome_rate=won / len(closed) if known_outcome and len(closed) else None,
                 duration=duration_stats((closed["last_t"] - closed["first_t"]).to_numpy()),
             )
         )

@@ -175,7 +175,7 @@ class JourneyReport:
 
 @dataclass(frozen=True)
 class SegmentShare:
-    """One segment's part of a bottleneck's excess wait."""
+    """One segment's part of a bottleneck's excess wait (every segment with items in it)."""
 
     dimension: str
     value: str
@@ -214,8 +214,11 @@ class Bottleneck:
 
 @dataclass(frozen=True)
 class BottleneckReport:
+    """The ranked bottlenecks of one process over a window, against a baseline window."""
+
     process: str
     window: JourneyWindow
     baseline: JourneyWindow | None
-    dimension: str | None
+    dimension: str | None  # what the excess is split by (team, rep, source, product, resource)
+    data_freshness: dt.datetime | None
     bottlenecks: tuple[Bottleneck, ...]

@@ -39,7 +39,9 @@ def duration_stats(seconds: np.ndarray | pd.Series | Sequence[float]) -> Duratio
     )
 
 
-def grouped_stats(keys: pd.Series | pd.DataFrame, seconds: pd.Series) -> dict[object, DurationStats]:
+def grouped_stats(
+    keys: pd.Series | pd.DataFrame, seconds: pd.Series
+) -> dict[object, DurationStats]:
     """`duration_stats` for every group of `keys` (one column, or several as tuples)."""
     mask = seconds.notna().to_numpy().copy()
     columns = [keys[c] for c in keys.columns] if isinstance(keys, pd.DataFrame) else [keys]

@@ -55,6 +55,8 @@ NUMBER_COLUMNS: dict[str, tuple[str, str]] = {
 # combine them, and a rep reads them as one reason.
 ENGAGEMENT_GROUP = "web engagement"
 ENGAGEMENT_COLUMNS = ("total_visits", "time_on_site_seconds", "pages_per_visit")
+# Likewise the last-activity snapshots ("Last Activity" and "Last Notable Activity").
+ACTIVITY_GROUP = "last activity"
 
 # Form answers that mean "not answered".
 PLACEHOLDERS = frozenset({"", "select", "n/a", "na", "nan", "null", "none", "-"})
@@ -226,8 +228,9 @@ def _candidates(frame: LeadFrame) -> list[tuple[FeatureSpec, pd.Series]]:
     for name, label in CATEGORY_COLUMNS.items():
         if name in data:
             values = _clean_text(data[name])
+            group = ACTIVITY_GROUP if name == "last_activity" else None
             found.append((FeatureSpec(name, "category", label, f"column:{name}",
-                                      spellings=_spellings(values)), values))
+                                      group=group, spellings=_spellings(values)), values))
     for name, (label, unit) in NUMBER_COLUMNS.items():
         if name in data:
             group = ENGAGEMENT_GROUP if name in ENGAGEMENT_COLUMNS else None
@@ -249,9 +252,11 @@ def _candidates(frame: LeadFrame) -> list[tuple[FeatureSpec, pd.Series]]:
                                       f"attribute:{name}"), numbers))
         else:
             values = _clean_text(raw)
+            group = ACTIVITY_GROUP if "last" in name.lower() and "activity" in name.lower() \
+                else None
             found.append((FeatureSpec(f"attr:{name}", "category", _attribute_label(name),
-                                      f"attribute:{name}", spellings=_spellings(values)),
-                          values))
+                                      f"attribute:{name}", group=group,
+                                      spellings=_spellings(values)), values))
     return found
 
 

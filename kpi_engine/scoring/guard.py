@@ -79,6 +79,10 @@ STRICT_EXTRA: dict[str, str] = {
 
 # One feature alone ranking leads this well means it encodes the outcome, not the lead.
 LABEL_PROXY_AUC = 0.97
+# A value held by this share of labelled leads that (almost) all share one outcome is an
+# outcome marker ("last activity: Meeting" when meetings follow conversions).
+MARKER_SHARE = 0.05
+MARKER_PURITY = 0.995
 
 
 def _key(name: str) -> str:
@@ -144,9 +148,15 @@ def find_label_proxies(frame: pd.DataFrame, label: np.ndarray) -> dict[str, floa
             keys = ranks.astype("float").fillna(-1.0)
         else:
             keys = values.astype("object").where(values.notna(), "\0missing")
-        rate = pd.Series(label, index=frame.index).groupby(keys.to_numpy()).transform("mean")
+        groups = pd.Series(label, index=frame.index).groupby(keys.to_numpy())
+        rate = groups.transform("mean")
         auc = max(roc_auc_score(label, rate.to_numpy()),
                   roc_auc_score(label, values.notna().to_numpy().astype(float)))
-        if auc >= LABEL_PROXY_AUC:
+        stats = groups.agg(["mean", "size"])
+        marker = stats[(stats["size"] >= MARKER_SHARE * len(label))
+                       & ((stats["mean"] >= MARKER_PURITY) | (stats["mean"] <= 1 - MARKER_PURITY))]
+        # Only a pure value among mixed ones marks the outcome (not a rare constant).
+        if auc >= LABEL_PROXY_AUC or (len(marker) and keys.nunique() > 1
+                                       and values.dtype.kind not in "fi"):
             found[str(column)] = round(float(auc), 4)
     return found

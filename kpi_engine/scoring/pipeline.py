@@ -78,8 +78,8 @@ class LeadEncoder(TransformerMixin, BaseEstimator):
             return codes
         categories = self.categories_[spec.name]
         other = len(categories)
-        cat = pd.Categorical(column, categories=categories)
-        codes = cat.codes.astype(float)
+        codes = pd.Index(categories, dtype=object).get_indexer(
+            column.astype(object)).astype(float)
         codes[codes < 0] = other
         codes[column.isna().to_numpy()] = np.nan
         return codes

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from kpi_engine.calendar import Calendar
 from kpi_engine.clock import FixedClock
 from kpi_engine.demo import seed_demo
+from kpi_engine.errors import InvalidInputError
 from kpi_engine.journey import analyze_journey, find_bottlenecks
 from kpi_engine.periods import parse_period
 from tests.databases import BACKENDS, migrated_engine
@@ -25,7 +26,9 @@ CLOCK = FixedClock(NOW, ZoneInfo("UTC"))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def demo_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def demo_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     with migrated_engine(str(request.param), tmp_path_factory.mktemp("demo")) as engine:
         seed_demo(engine, today=TODAY)
         yield engine
@@ -126,3 +129,19 @@ def test_bottlenecks_segment_by_rep(demo_db: Engine) -> None:
     # The excess of the slow team's reps dominates.
     west_share = sum(s.share for s in response.segments if s.value in set(reps))
     assert west_share > 0.9
+
+
+def test_lead_pipeline_conversion_matches_the_leads_table(demo_db: Engine) -> None:
+    report = analyze_journey(demo_db, "leads", clock=CLOCK)
+    assert report.outcome == "converted"
+    leads = read(demo_db, """
+        SELECT l.id, l.status, l.converted FROM leads l
+        WHERE EXISTS (SELECT 1 FROM stage_events se WHERE se.lead_id = l.id)""")
+    first = report.flow[0]
+    assert first.cases_reached == len(leads)
+    converted = leads["converted"].fillna(False).astype(bool)
+    assert first.reached_outcome == int(converted.sum())
+    dropped = sum(f.dropped_here or 0 for f in report.flow)
+    assert dropped == int(((leads["status"] != "open") & ~converted).sum())
+    with pytest.raises(InvalidInputError, match="own outcome"):
+        analyze_journey(demo_db, "deals", outcome="Won")

@@ -22,7 +22,8 @@ from kpi_engine.journey import analyze_journey, find_bottlenecks
 from tests.conftest import DATA_DIR
 from tests.databases import BACKENDS, migrated_engine
 
-CASE, ACTIVITY, TIME, RESOURCE = "case:concept:name", "concept:name", "time:timestamp", "org:resource"
+CASE, ACTIVITY = "case:concept:name", "concept:name"
+TIME, RESOURCE = "time:timestamp", "org:resource"
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ LOGS = (
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def logs_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def logs_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     """One database per backend holding the four logs."""
     with migrated_engine(str(request.param), tmp_path_factory.mktemp("logs")) as engine:
         for log in LOGS:
@@ -70,7 +73,9 @@ def expected() -> dict[str, pd.DataFrame]:
 
 
 @pytest.mark.parametrize("log", [log.name for log in LOGS])
-def test_transitions_match_pandas(logs_db: Engine, expected: dict[str, pd.DataFrame], log: str) -> None:
+def test_transitions_match_pandas(
+    logs_db: Engine, expected: dict[str, pd.DataFrame], log: str
+) -> None:
     source = expected[log]
     steps = source.dropna(subset=["previous"])
     want = steps.groupby(["previous", ACTIVITY])["wait"].agg(["count", "median", "mean"])

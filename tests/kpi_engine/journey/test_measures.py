@@ -13,7 +13,7 @@ from sqlalchemy import Engine, insert
 from kpi_engine.calendar import Calendar
 from kpi_engine.clock import FixedClock
 from kpi_engine.db.models import Process, StageEvent
-from kpi_engine.errors import InvalidInputError, UnknownNameError
+from kpi_engine.errors import InvalidInputError, InvalidPeriodError, UnknownNameError
 from kpi_engine.journey import analyze_journey, find_bottlenecks
 from kpi_engine.journey.stats import duration_stats, grouped_stats
 from kpi_engine.periods import parse_period
@@ -158,3 +158,36 @@ def test_grouped_stats_match_pandas() -> None:
         assert stats.p90_hours == pytest.approx(series.quantile(0.9) / 3600)
         assert stats.mean_hours == pytest.approx(series.mean() / 3600)
     assert duration_stats([]).median_hours is None
+
+
+def test_a_period_without_data_gives_empty_measures(db: Engine) -> None:
+    add_process(db)
+    period = parse_period("2020-01-01 to 2020-01-31", CLOCK, Calendar(ZoneInfo("UTC")))
+    report = analyze_journey(db, "claims", period, clock=CLOCK)
+    assert (report.cases, report.steps, report.transitions, report.flow) == (0, 0, (), ())
+    assert report.stalled.stalled_items == 0
+    assert find_bottlenecks(db, "claims", period, clock=CLOCK).bottlenecks == ()
+
+
+def test_excess_is_measured_against_the_baseline_median(db: Engine) -> None:
+    # Five cases a week: Submit → Review took 1 h in the week of 6 May, 3 h in the next.
+    events = []
+    for week, wait in ((0, 1), (1, 3)):
+        for i in range(5):
+            start = 5 * 24 + week * 7 * 24 + i * 24
+            events += [(f"w{week}c{i}", 0, "Submit", start, "ann"),
+                       (f"w{week}c{i}", 1, "Review", start + wait, "bob")]
+    add_process(db, "weekly", events)
+    clock = FixedClock(dt.datetime(2024, 5, 20, 0, 0), ZoneInfo("UTC"))
+    calendar = Calendar(ZoneInfo("UTC"))
+    period = parse_period("last week", clock, calendar)  # Mon 13 – Sun 19 May
+    report = find_bottlenecks(db, "weekly", period, clock=clock)
+    (top,) = report.bottlenecks
+    assert top.baseline_median_hours == pytest.approx(1.0, abs=1e-6)
+    assert top.reference_hours == pytest.approx(1.0, abs=1e-6)
+    assert top.impact_hours == pytest.approx(5 * 2.0, abs=1e-5)
+    assert top.facts[0] == "Submit → Review waits 3.0 h (median) over 5 steps, up from 1.0 h"
+    assert top.facts[1] == "100% of these steps change hands"
+    early = parse_period("2024-05-01 to 2024-05-02", clock, calendar)
+    with pytest.raises(InvalidPeriodError, match="must end before"):
+        find_bottlenecks(db, "weekly", early, clock=clock, baseline=period)

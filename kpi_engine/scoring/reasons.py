@@ -1,0 +1,201 @@
+"""Reasons in plain words: the three groups that move a lead's score the most, said simply.
+
+Every table cell of every reason group gets its sentence once (`ReasonBook`); a lead's
+reasons are then array lookups: pick the three largest |contributions| per lead with
+`argpartition`, and take the sentences of those cells. Categories are said with the
+conversion rate of that value in training ("lead origin is Lead Add Form: 92% of such leads
+converted, 2.4× the average"); numbers with the lead's range and the typical value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from kpi_engine.scoring.features import FeatureSpec
+from kpi_engine.scoring.scorer import CompiledScorer, GroupTable
+
+TOP_REASONS = 3
+# Contributions smaller than this (log-odds) do not move a score enough to mention.
+MIN_IMPACT = 0.05
+
+
+@dataclass(frozen=True)
+class FeatureFacts:
+    """What the sentences need from training: rates per slot, typical values, ranges."""
+
+    rate: np.ndarray  # conversion rate per slot (NaN when no training lead has it)
+    count: np.ndarray  # training leads per slot
+    low: np.ndarray  # per slot: smallest training value (numbers)
+    high: np.ndarray  # per slot: largest training value (numbers)
+    median: float | None
+
+
+def feature_facts(scorer: CompiledScorer, X: pd.DataFrame, y: np.ndarray) -> list[FeatureFacts]:
+    """Per-slot conversion rates and value ranges on the training leads."""
+    slots = scorer.slots(X)
+    facts = []
+    for i, spec in enumerate(scorer.specs):
+        size = scorer.encoder.n_codes(spec) + 1
+        count = np.bincount(slots[:, i], minlength=size).astype(float)
+        won = np.bincount(slots[:, i], weights=y.astype(float), minlength=size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.where(count > 0, won / np.maximum(count, 1), np.nan)
+        low = np.full(size, np.nan)
+        high = np.full(size, np.nan)
+        median = None
+        if spec.kind == "number":
+            values = X[spec.name].to_numpy(dtype=float)
+            frame = pd.DataFrame({"slot": slots[:, i], "v": values}).dropna()
+            bounds = frame.groupby("slot")["v"].agg(["min", "max"])
+            low[bounds.index.to_numpy()] = bounds["min"].to_numpy()
+            high[bounds.index.to_numpy()] = bounds["max"].to_numpy()
+            median = float(np.nanmedian(values)) if (~np.isnan(values)).any() else None
+        facts.append(FeatureFacts(rate, count, low, high, median))
+    return facts
+
+
+def _number(value: float, unit: str | None) -> str:
+    if unit == "seconds":
+        minutes = value / 60.0
+        return f"{minutes:.0f} min" if minutes >= 1.5 else f"{value:.0f} s"
+    if abs(value - round(value)) < 1e-9:
+        return f"{value:.0f}"
+    return f"{value:.1f}"
+
+
+def _number_range(low: float, high: float, unit: str | None) -> str:
+    a, b = _number(low, unit), _number(high, unit)
+    if a == b:
+        return a
+    a_value, _, a_unit = a.partition(" ")
+    b_value, _, b_unit = b.partition(" ")
+    return f"{a_value}–{b}" if a_unit and a_unit == b_unit else f"{a}–{b}"
+
+
+def phrase(spec: FeatureSpec, slot: int, facts: FeatureFacts, base_rate: float,
+           display: str | None, direction: float = 0.0) -> str:
+    """One feature at one slot, in words."""
+    missing = slot == len(facts.rate) - 1
+    label = spec.label
+    if spec.kind == "number":
+        if missing:
+            return f"no {label} on record"
+        if np.isnan(facts.low[slot]):
+            return f"unusual {label}"
+        shown = _number_range(facts.low[slot], facts.high[slot], spec.unit)
+        if spec.unit == "count":
+            text = f"{shown} {label}"
+        else:
+            text = f"{label} {shown}"
+        if facts.median is not None:
+            text += f" (typical lead: {_number(facts.median, spec.unit)})"
+        return text
+    value = "not given" if missing else f"is {display}"
+    text = f"{label} {value}"
+    rate = facts.rate[slot]
+    # The rate is said only when it points the same way as the lead's contribution: a
+    # value can help in the model (next to the lead's other answers) yet convert below
+    # average on its own, and a rep would read that as a contradiction.
+    agrees = direction == 0.0 or (rate > base_rate) == (direction > 0)
+    if not np.isnan(rate) and base_rate > 0 and facts.count[slot] >= 5 and agrees:
+        text += f": {rate:.0%} of such leads converted, {rate / base_rate:.1f}× the average"
+    return text
+
+
+@dataclass(frozen=True)
+class ReasonBook:
+    """The sentence of every cell of every group, as one flat object array."""
+
+    texts: np.ndarray
+    offsets: np.ndarray  # where each group's cells start in `texts`
+
+
+def build_reason_book(scorer: CompiledScorer, facts: list[FeatureFacts],
+                      base_rate: float) -> ReasonBook:
+    texts: list[str] = []
+    offsets = []
+    for group in scorer.groups:
+        offsets.append(len(texts))
+        if len(group.features) == 1:
+            texts.extend(_feature_phrases(scorer, group.features[0], facts[group.features[0]],
+                                          base_rate, group.values))
+            continue
+        per_feature = [_feature_phrases(scorer, i, facts[i], base_rate) for i in group.features]
+        texts.extend(_group_phrases(group, per_feature))
+    return ReasonBook(np.array(texts, dtype=object), np.array(offsets, dtype=np.int64))
+
+
+def _feature_phrases(scorer: CompiledScorer, i: int, facts: FeatureFacts,
+                     base_rate: float, directions: np.ndarray | None = None) -> list[str]:
+    spec = scorer.specs[i]
+    size = scorer.encoder.n_codes(spec) + 1
+    names = scorer.encoder.categories_.get(spec.name, [])
+    out = []
+    for slot in range(size):
+        display = names[slot] if slot < len(names) else "something rarer"
+        direction = 0.0 if directions is None else float(directions[slot])
+        out.append(phrase(spec, slot, facts, base_rate, display, direction))
+    return out
+
+
+def _group_phrases(group: GroupTable, per_feature: list[list[str]]) -> list[str]:
+    """A group cell names the members whose value is not the reference lead's."""
+    grids = np.indices(group.radix).reshape(len(group.radix), -1).T
+    out = []
+    for cell in grids:
+        parts = [per_feature[k][slot] for k, slot in enumerate(cell)
+                 if slot != group.reference[k]]
+        out.append("; ".join(parts) if parts else "typical " + group.label)
+    return out
+
+
+@dataclass(frozen=True)
+class Reasons:
+    """Top reasons per lead, as arrays: group index, sentence, log-odds impact (NaN = none)."""
+
+    group: np.ndarray  # (n, 3) int, -1 when there is no reason in that place
+    text: np.ndarray  # (n, 3) object
+    impact: np.ndarray  # (n, 3) float
+
+    def for_lead(self, row: int, labels: list[str]) -> list[dict[str, object]]:
+        """One lead's reasons as JSON-ready dicts, strongest first."""
+        out = []
+        for k in range(self.group.shape[1]):
+            g = int(self.group[row, k])
+            if g < 0:
+                continue
+            impact = float(self.impact[row, k])
+            out.append({"factor": labels[g], "text": str(self.text[row, k]),
+                        "effect": "raises" if impact > 0 else "lowers",
+                        "impact": round(impact, 3)})
+        return out
+
+
+def top_reasons(contributions: np.ndarray, cells: np.ndarray, book: ReasonBook,
+                k: int = TOP_REASONS) -> Reasons:
+    """The k largest |contributions| per lead (vectorised), strongest first."""
+    n, n_groups = contributions.shape
+    k_eff = min(k, n_groups)
+    magnitude = np.abs(contributions)
+    if n_groups > k_eff:
+        picked = np.argpartition(-magnitude, k_eff - 1, axis=1)[:, :k_eff]
+    else:
+        picked = np.tile(np.arange(n_groups), (n, 1))
+    rows = np.arange(n)[:, None]
+    order = np.argsort(-magnitude[rows, picked], axis=1, kind="stable")
+    picked = picked[rows, order]
+    impact = contributions[rows, picked]
+    text = book.texts[book.offsets[picked] + cells[rows, picked]]
+    weak = np.abs(impact) < MIN_IMPACT
+    group = np.where(weak, -1, picked)
+    impact = np.where(weak, np.nan, impact)
+    text = np.where(weak, None, text)
+    if k_eff < k:
+        pad = k - k_eff
+        group = np.hstack([group, np.full((n, pad), -1)])
+        impact = np.hstack([impact, np.full((n, pad), np.nan)])
+        text = np.hstack([text, np.full((n, pad), None, dtype=object)])
+    return Reasons(group, text, impact)

@@ -1,0 +1,166 @@
+"""The compiled scorer: a trained model turned into lookup tables, exact and vectorised.
+
+Both model candidates are sums of one function per reason group over integer codes
+(pipeline.py). So after training, each group's function is read off the fitted model on
+its whole (small) grid of codes, relative to a *reference lead* (the most common value of
+each feature, the median bin of each number). Then for any lead
+
+    model output = output at the reference + Σ_group table_group[codes of the lead]
+
+which is checked against the fitted pipeline when compiling. The calibrated probability
+is a strictly increasing (Platt) function of the output, shown as a 0–100 score.
+
+A group's table entry is that group's *contribution*: how much the lead's values move the
+score away from the reference lead's. Setting the group back to the reference values
+("neutralising" it) removes exactly that contribution, which is why the reasons built
+from the largest contributions are faithful.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.pipeline import Pipeline
+
+from kpi_engine.errors import KpiInternalError
+from kpi_engine.scoring.features import FeatureSpec
+from kpi_engine.scoring.pipeline import LeadEncoder, reason_groups
+
+# A group's table must stay small enough to probe the model on all of it.
+MAX_TABLE_CELLS = 400_000
+ADDITIVITY_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class GroupTable:
+    """One reason group: its features, their code counts (+1 for missing) and contributions."""
+
+    label: str
+    features: tuple[int, ...]
+    radix: tuple[int, ...]
+    values: np.ndarray  # contribution per cell, flat in C order over `radix`
+    reference: tuple[int, ...]  # the reference lead's slot per feature
+
+
+@dataclass(frozen=True)
+class CompiledScorer:
+    """Scores and contributions from raw feature matrices, without sklearn in the loop."""
+
+    specs: tuple[FeatureSpec, ...]
+    encoder: LeadEncoder
+    groups: tuple[GroupTable, ...]
+    base: float  # model output (log-odds scale) for the reference lead
+    calibration: tuple[float, float]  # Platt a, b: p = 1 / (1 + exp(a·output + b))
+
+    def slots(self, X: pd.DataFrame) -> np.ndarray:
+        """(n, features) int codes; missing → the feature's last slot."""
+        out = np.empty((len(X), len(self.specs)), dtype=np.int64)
+        for i, spec in enumerate(self.specs):
+            codes = self.encoder.encode(spec, X[spec.name])
+            missing = np.isnan(codes)
+            codes[missing] = self.encoder.n_codes(spec)
+            out[:, i] = codes.astype(np.int64)
+        return out
+
+    def cells(self, slots: np.ndarray) -> np.ndarray:
+        """(n, groups) flat cell index of each lead in each group's table."""
+        out = np.empty((len(slots), len(self.groups)), dtype=np.int64)
+        for g, group in enumerate(self.groups):
+            index = np.zeros(len(slots), dtype=np.int64)
+            for feature, size in zip(group.features, group.radix, strict=True):
+                index = index * size + slots[:, feature]
+            out[:, g] = index
+        return out
+
+    def contributions(self, cells: np.ndarray) -> np.ndarray:
+        """(n, groups) log-odds contributions relative to the reference lead."""
+        out = np.empty(cells.shape, dtype=np.float64)
+        for g, group in enumerate(self.groups):
+            out[:, g] = group.values[cells[:, g]]
+        return out
+
+    def probability(self, contributions: np.ndarray) -> np.ndarray:
+        a, b = self.calibration
+        output = self.base + contributions.sum(axis=1)
+        return 1.0 / (1.0 + np.exp(a * output + b))
+
+    def score(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Scores 0–100, contributions (n, groups) and cells (n, groups) for raw features X."""
+        cells = self.cells(self.slots(X))
+        contributions = self.contributions(cells)
+        return 100.0 * self.probability(contributions), contributions, cells
+
+
+def _reference_slots(encoder: LeadEncoder, specs: tuple[FeatureSpec, ...],
+                     codes: pd.DataFrame) -> list[int]:
+    reference = []
+    for spec in specs:
+        column = codes[spec.name].to_numpy()
+        missing = np.isnan(column)
+        if missing.mean() > 0.5:
+            reference.append(encoder.n_codes(spec))
+        elif spec.kind == "number":
+            reference.append(int(np.median(column[~missing])))
+        else:
+            values, counts = np.unique(column[~missing], return_counts=True)
+            reference.append(int(values[np.argmax(counts)]))
+    return reference
+
+
+def _slot_values(encoder: LeadEncoder, spec: FeatureSpec) -> np.ndarray:
+    """Codes as the model sees them, slot by slot (the last slot is missing)."""
+    return np.append(np.arange(encoder.n_codes(spec), dtype=float), np.nan)
+
+
+def compile_scorer(model: CalibratedClassifierCV, X_train: pd.DataFrame) -> CompiledScorer:
+    """Read the fitted, calibrated pipeline into lookup tables, and check they reproduce it."""
+    fitted = model.calibrated_classifiers_[0]
+    pipeline: Pipeline = fitted.estimator
+    calibrator: Any = fitted.calibrators[0]
+    encoder: LeadEncoder = pipeline.named_steps["encode"]
+    inner = Pipeline(pipeline.steps[1:])
+    specs = tuple(encoder.specs)
+    train_codes = encoder.transform(X_train)
+    reference = _reference_slots(encoder, specs, train_codes)
+    slot_values = [_slot_values(encoder, s) for s in specs]
+    reference_row = {s.name: slot_values[i][reference[i]] for i, s in enumerate(specs)}
+    base = float(inner.decision_function(pd.DataFrame([reference_row]))[0])
+    groups = []
+    for members in reason_groups(specs):
+        radix = tuple(len(slot_values[i]) for i in members)
+        n_cells = int(np.prod(radix))
+        if n_cells > MAX_TABLE_CELLS:
+            raise KpiInternalError(f"reason group of {n_cells} cells is too large to compile")
+        grid = {s.name: np.full(n_cells, reference_row[s.name]) for s in specs}
+        for i, column in zip(members, np.indices(radix).reshape(len(members), -1), strict=True):
+            grid[specs[i].name] = slot_values[i][column]
+        output = inner.decision_function(pd.DataFrame(grid)[[s.name for s in specs]])
+        label = specs[members[0]].group or specs[members[0]].label
+        groups.append(GroupTable(label, tuple(members), radix,
+                                 np.asarray(output, dtype=float) - base,
+                                 tuple(reference[i] for i in members)))
+    scorer = CompiledScorer(specs, encoder, tuple(groups), base,
+                            (float(calibrator.a_), float(calibrator.b_)))
+    _check_exact(scorer, inner, X_train, train_codes)
+    return scorer
+
+
+def _check_exact(scorer: CompiledScorer, inner: Pipeline, X: pd.DataFrame,
+                 codes: pd.DataFrame) -> None:
+    sample = X.index[:: max(1, len(X) // 2000)]
+    expected = inner.decision_function(codes.loc[sample])
+    contributions = scorer.contributions(scorer.cells(scorer.slots(X.loc[sample])))
+    got = scorer.base + contributions.sum(axis=1)
+    worst = float(np.max(np.abs(got - expected))) if len(sample) else 0.0
+    if worst > ADDITIVITY_TOLERANCE:
+        raise KpiInternalError(f"compiled scorer differs from the model by {worst:.2e}")
+
+
+def group_cells(group: GroupTable) -> list[tuple[int, ...]]:
+    """Every cell of a group as its per-feature slots, in flat order."""
+    return list(itertools.product(*(range(size) for size in group.radix)))

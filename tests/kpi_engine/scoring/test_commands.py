@@ -1,0 +1,114 @@
+"""Train → score → leads → model from a real database (SQLite and PostgreSQL), via the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from bot.cli import app
+from kpi_engine.config import get_settings
+from kpi_engine.db.models import Lead, ModelVersion, Rep
+from kpi_engine.demo import seed_demo
+from tests.databases import BACKENDS, fresh_url, migrated_engine
+
+TODAY = dt.date(2025, 6, 30)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("scoring")
+    with migrated_engine(request.param, tmp) as engine:
+        seed_demo(engine, today=TODAY, seed=42)
+        url = engine.url.render_as_string(hide_password=False)
+        yield engine, url, tmp
+
+
+def run(url: str, tmp: Path, monkeypatch: pytest.MonkeyPatch, *args: str):
+    monkeypatch.setenv("KPIBOT_DATABASE_URL", url)
+    monkeypatch.setenv("KPIBOT_MODEL_DIR", str(tmp / "models"))
+    monkeypatch.setenv("KPIBOT_NOW", f"{TODAY.isoformat()}T12:00:00")
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, list(args))
+    finally:
+        get_settings.cache_clear()
+
+
+def test_train_score_leads_model(world, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, url, tmp = world
+    trained = run(url, tmp, monkeypatch, "train", "--json")
+    assert trained.exit_code == 0, trained.output
+    figures = json.loads(trained.output)
+    assert figures["holdout"].startswith("most recent")
+    assert figures["auc"] > 0.7
+    with engine.connect() as conn:
+        version = conn.execute(select(ModelVersion)).mappings().one()
+        labelled = conn.execute(select(func.count()).where(
+            Lead.status.in_(("converted", "lost")))).scalar_one()
+        open_leads = conn.execute(select(func.count()).where(Lead.status == "open")).scalar_one()
+    assert version["n_train"] + version["n_test"] == labelled
+    assert Path(version["artifact_path"]).is_file()
+    assert len(version["lift_by_decile"]) == 10 and sum(version["score_histogram"]) == labelled
+
+    scored = run(url, tmp, monkeypatch, "score", "--json")
+    assert scored.exit_code == 0, scored.output
+    assert json.loads(scored.output)["scored"] == open_leads
+    with engine.connect() as conn:
+        rows = conn.execute(select(Lead.score, Lead.score_reasons, Lead.score_model_version)
+                            .where(Lead.status == "open")).all()
+    assert all(r.score is not None and 0 <= r.score <= 100 and r.score_model_version == 1
+               for r in rows)
+    assert all(1 <= len(r.score_reasons) <= 3 for r in rows)
+
+    ranked = run(url, tmp, monkeypatch, "leads", "--all", "--limit", "5", "--json")
+    assert ranked.exit_code == 0, ranked.output
+    top = json.loads(ranked.output)
+    best = sorted((r.score for r in rows), reverse=True)[:5]
+    assert [t["score"] for t in top] == best
+    assert all(t["owner"] and t["external_id"] for t in top)
+
+    report = run(url, tmp, monkeypatch, "model", "--json")
+    assert report.exit_code == 0, report.output
+    body = json.loads(report.output)
+    assert body["scored_open_leads"] == open_leads and body["drift_psi"] is not None
+
+
+def test_a_rep_sees_only_their_leads(world, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, url, tmp = world
+    if run(url, tmp, monkeypatch, "model").exit_code != 0:
+        assert run(url, tmp, monkeypatch, "train").exit_code == 0
+        assert run(url, tmp, monkeypatch, "score").exit_code == 0
+    with engine.connect() as conn:
+        rep = conn.execute(select(Rep).where(Rep.role == "rep").order_by(Rep.id)).scalars().first()
+        manager = conn.execute(select(Rep).where(Rep.role == "manager", Rep.team_id == rep.team_id)
+                               ).scalars().first()
+        team_reps = {r.name for r in conn.execute(select(Rep).where(Rep.team_id == rep.team_id)
+                                                  ).scalars()}
+    mine = json.loads(run(url, tmp, monkeypatch, "leads", "--as", rep.slack_user_id,
+                          "--limit", "50", "--json").output)
+    assert mine and {m["owner"] for m in mine} == {rep.name}
+    refused = run(url, tmp, monkeypatch, "leads", "--as", rep.email, "--all")
+    assert refused.exit_code != 0 and "only their own" in refused.output
+    team = json.loads(run(url, tmp, monkeypatch, "leads", "--as", manager.slack_user_id,
+                          "--limit", "200", "--json").output)
+    assert {t["owner"] for t in team} <= team_reps and len({t["owner"] for t in team}) > 1
+
+
+def test_train_refuses_without_enough_outcomes(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with fresh_url("sqlite", tmp_path) as url, migrated_engine("sqlite", tmp_path):
+        pass
+    with migrated_engine("sqlite", tmp_path) as engine:
+        with engine.begin() as conn:
+            conn.execute(Lead.__table__.insert(), [
+                {"source_system": "t", "external_id": str(i), "status": "lost",
+                 "converted": False, "attributes": {}} for i in range(30)])
+        url = engine.url.render_as_string(hide_password=False)
+        result = run(url, tmp_path, monkeypatch, "train")
+        assert result.exit_code != 0
+        assert "at least 200 leads" in result.output and "Traceback" not in result.output
+        assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
