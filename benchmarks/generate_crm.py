@@ -8,7 +8,7 @@ are dropped during the load and rebuilt afterwards (faster than maintaining them
 row), then the planner statistics are refreshed (ANALYZE) so both the engine and the
 hand-written SQL get the same, realistic plans.
 
-    python -m benchmarks.generate_crm --scale 0.1            # both backends, ~20 s
+    python -m benchmarks.generate_crm --scale 0.1            # both backends, ~40 s
     python -m benchmarks.generate_crm --backend sqlite        # full size, SQLite only
 
 Targets: the SQLite file benchmarks/.data/crm_s<scale>.db (git-ignored) and the PostgreSQL

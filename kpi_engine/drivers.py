@@ -116,7 +116,9 @@ class ChangeExplanation:
     baseline_period: Period
     current: float | None
     baseline: float | None
-    change: float | None  # absolute; for ratio metrics a difference of fractions (pp / 100)
+    # Absolute. For rates (unit "fraction") a difference of fractions: -0.012 is -1.2 pp
+    # (Comparison.change from the query API says -1.2 for the same move).
+    change: float | None
     relative_change: float | None
     breakdowns: tuple[DimensionBreakdown, ...]  # the dimension that explains the most first
 

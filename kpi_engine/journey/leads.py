@@ -20,6 +20,10 @@ def fetch_lead_responses(
 ) -> pd.DataFrame:
     """Leads created in the window with their response time (seconds) and their segment.
 
+    The first touch is the earliest outbound activity on the lead at or after its creation
+    and before `as_of` (a touch logged before the lead existed is a data-entry artefact).
+    The minimum is taken in SQL, one correlated lookup per lead on (lead_id, occurred_at).
+
     Columns: response (seconds to the first outbound touch before `as_of`, NaN if none yet),
     age (seconds from creation to `as_of`), segment (str).
     """

@@ -46,6 +46,7 @@ DEFAULT_IDLE_DAYS = 14.0
 # An event-log stage counts as an end of the journey when most cases that reach it end there.
 TERMINAL_SHARE = 0.5
 COMMON_END_SHARE = 0.1
+COMMON_END_MIN = 20
 DAY = 86400.0
 OUTCOME_NAMES = {"deal": "won", "lead": "converted"}
 
@@ -192,15 +193,16 @@ def _case_table(
         table["idle_from"] = np.fmax(table["last_t"].to_numpy(), joined["last_touch"].to_numpy())
         return table
     # Event logs record no open/closed state, so it is inferred: a case is over when it
-    # reached the outcome stage (if one is named) or ends at a terminal stage, one where most
-    # cases that reach it end; with no outcome named, also one where a tenth of all cases end
-    # (BPIC 2012 cases often close with a work item after the decision).
+    # reached the outcome stage (if one is named) or ends at a terminal stage: one where most
+    # cases that reach it end, or where a tenth of all cases end (BPIC 2012 applications
+    # often close with a work item after the decision), counted from COMMON_END_MIN endings
+    # so that a handful of cases in a small log does not make a stage final.
     reached = (~repeat).astype(np.int64)
     reach_count = pd.Series(reached).groupby(steps["to_stage"].to_numpy()).sum()
     end_count = table.groupby("last_stage").size().reindex(reach_count.index, fill_value=0)
-    is_terminal = end_count >= TERMINAL_SHARE * reach_count
-    if outcome_stage is None:
-        is_terminal |= end_count >= COMMON_END_SHARE * len(table)
+    is_terminal = (end_count >= TERMINAL_SHARE * reach_count) | (
+        (end_count >= COMMON_END_SHARE * len(table)) & (end_count >= COMMON_END_MIN)
+    )
     terminal = set(reach_count.index[is_terminal])
     if outcome_stage is not None:
         won_cases = case[(steps["to_stage"] == outcome_stage).to_numpy()]

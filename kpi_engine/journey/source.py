@@ -131,16 +131,21 @@ def fetch_steps(
         # pandas infer a dtype per column.
         rows = conn.execute(stmt).cursor.fetchall()
     raw = np.array(rows, dtype=object).reshape(len(rows), 5)
-    segment = raw[:, 4]
-    if reuse_actor:
-        segment = np.where(pd.isna(raw[:, 3]), UNASSIGNED, raw[:, 3])
+    segment = None if reuse_actor else raw[:, 4]
     return pair_events(raw[:, 0], raw[:, 1], raw[:, 2].astype(np.float64), raw[:, 3], segment)
 
 
 def pair_events(
-    case: np.ndarray, stage: np.ndarray, t: np.ndarray, actor: np.ndarray, segment: np.ndarray
+    case: np.ndarray,
+    stage: np.ndarray,
+    t: np.ndarray,
+    actor: np.ndarray,
+    segment: np.ndarray | None,
 ) -> pd.DataFrame:
-    """Pair each event with the previous event of its case (arrays sorted by case, seq)."""
+    """Pair each event with the previous event of its case (arrays sorted by case, seq).
+
+    `segment` None means the actor is the segment (missing actors read "(unassigned)").
+    """
     codes, cases = pd.factorize(case)
     continues = np.zeros(len(codes), dtype=bool)
     continues[1:] = codes[1:] == codes[:-1]
@@ -151,15 +156,23 @@ def pair_events(
     from_codes = np.full(len(stage_codes), -1, dtype=stage_codes.dtype)
     from_codes[1:] = stage_codes[:-1]
     from_codes[~continues] = -1
-    known = ~pd.isna(actor)
+    actor_codes, actors = pd.factorize(actor)  # a missing actor is -1
+    known = actor_codes >= 0
     differs = np.zeros(len(codes), dtype=bool)
-    differs[1:] = (actor[1:] != actor[:-1]) & known[1:] & known[:-1]
+    differs[1:] = (actor_codes[1:] != actor_codes[:-1]) & known[1:] & known[:-1]
     # A repeat visit: the case has been in this stage before (hashing two int codes, not text).
     visit = codes.astype(np.int64) * (len(stages) + 1) + stage_codes
     repeat = pd.Series(visit).duplicated().to_numpy()
     stage_type = pd.CategoricalDtype(stages)
-    segment_codes, segments = pd.factorize(segment)
-    segment_type = pd.CategoricalDtype(segments)
+    if segment is None:
+        labels = [str(a) for a in actors]
+        if UNASSIGNED not in labels:
+            labels.append(UNASSIGNED)
+        segment_codes = np.where(known, actor_codes, labels.index(UNASSIGNED))
+        segment_type = pd.CategoricalDtype(labels)
+    else:
+        segment_codes, segments = pd.factorize(segment)
+        segment_type = pd.CategoricalDtype(segments)
     return pd.DataFrame(
         {
             "case": pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(cases)),

@@ -34,6 +34,8 @@ OUTCOMES = (
     (2, "A", 0, 4), (2, "B", 4, 4),
 )
 
+AMOUNTS = {"A": 100.0, "B": 300.0}  # every deal of a team has the same size
+
 
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
@@ -62,7 +64,7 @@ def _seed_small_crm(engine: Engine) -> pd.DataFrame:
         conn.execute(insert(Deal), [
             {"source_system": "t", "external_id": f"d{n}", "owner_id": 1 if r.team == "A" else 2,
              "product_id": 1 if r.product == "P1" else 2, "stage": "Won" if r.is_won else "Lost",
-             "amount": 100.0, "created_at": r.closed_at - dt.timedelta(days=30),
+             "amount": AMOUNTS[r.team], "created_at": r.closed_at - dt.timedelta(days=30),
              "closed_at": r.closed_at, "is_won": r.is_won}
             for n, r in enumerate(frame.itertuples())
         ])
@@ -146,6 +148,27 @@ def test_additive_drivers_are_each_segments_own_change(small_crm, catalog) -> No
         ("A", -4.0), ("B", 2.0)]
     # Team B gained 2 against an expected −2/3, team A lost 4 against −4/3: 16/3 of 8.
     assert explanation.breakdowns[0].concentration == pytest.approx(2 / 3)
+
+
+def test_derived_ratio_splits_into_mix_when_segment_rates_hold(small_crm, catalog) -> None:
+    """avg_deal_size = revenue_won / deals_won: each team's deal size never changes, so the
+    whole change is mix (more of team B's large wins) and the rate effects are zero."""
+    engine, frame = small_crm
+    explanation = _explain(engine, catalog, "avg_deal_size", dims=("team",))
+    won = frame[frame.is_won].assign(amount=lambda f: f.team.map(AMOUNTS))
+    before = won[won.month == 1].amount.mean()
+    after = won[won.month == 2].amount.mean()
+    assert explanation.method == "ratio"
+    assert (explanation.baseline, explanation.current) == (pytest.approx(before),
+                                                           pytest.approx(after))
+    (team,) = explanation.breakdowns
+    assert sum(c.contribution for c in team.contributors) == pytest.approx(after - before)
+    average = (before + after) / 2
+    for c in team.contributors:
+        share0 = (won[won.month == 1].team == c.value).mean()
+        share1 = (won[won.month == 2].team == c.value).mean()
+        assert c.rate_effect == pytest.approx(0.0, abs=1e-9)
+        assert c.mix_effect == pytest.approx((share1 - share0) * (AMOUNTS[c.value] - average))
 
 
 def test_unknown_dimension_and_non_splittable_metric_are_user_errors(small_crm, catalog) -> None:

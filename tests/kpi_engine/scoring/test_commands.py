@@ -14,7 +14,7 @@ from bot.cli import app
 from kpi_engine.config import get_settings
 from kpi_engine.db.models import Lead, ModelVersion, Rep
 from kpi_engine.demo import seed_demo
-from tests.databases import BACKENDS, fresh_url, migrated_engine
+from tests.databases import BACKENDS, migrated_engine
 
 TODAY = dt.date(2025, 6, 30)
 
@@ -84,11 +84,12 @@ def test_a_rep_sees_only_their_leads(world, monkeypatch: pytest.MonkeyPatch) -> 
         assert run(url, tmp, monkeypatch, "train").exit_code == 0
         assert run(url, tmp, monkeypatch, "score").exit_code == 0
     with engine.connect() as conn:
-        rep = conn.execute(select(Rep).where(Rep.role == "rep").order_by(Rep.id)).scalars().first()
-        manager = conn.execute(select(Rep).where(Rep.role == "manager", Rep.team_id == rep.team_id)
-                               ).scalars().first()
-        team_reps = {r.name for r in conn.execute(select(Rep).where(Rep.team_id == rep.team_id)
-                                                  ).scalars()}
+        rep = conn.execute(select(Rep.__table__).where(Rep.role == "rep").order_by(Rep.id)
+                           ).first()
+        manager = conn.execute(select(Rep.__table__).where(
+            Rep.role == "manager", Rep.team_id == rep.team_id)).first()
+        team_reps = {r.name for r in conn.execute(select(Rep.__table__).where(
+            Rep.team_id == rep.team_id))}
     mine = json.loads(run(url, tmp, monkeypatch, "leads", "--as", rep.slack_user_id,
                           "--limit", "50", "--json").output)
     assert mine and {m["owner"] for m in mine} == {rep.name}
@@ -100,8 +101,6 @@ def test_a_rep_sees_only_their_leads(world, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_train_refuses_without_enough_outcomes(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with fresh_url("sqlite", tmp_path) as url, migrated_engine("sqlite", tmp_path):
-        pass
     with migrated_engine("sqlite", tmp_path) as engine:
         with engine.begin() as conn:
             conn.execute(Lead.__table__.insert(), [
