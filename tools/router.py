@@ -12,10 +12,13 @@ from collections.abc import Callable
 from kpi_engine.errors import KpiUserError, closest
 from tools.answer import Answer, sorry
 from tools.check_targets import check_targets
+from tools.explain_change import explain_metric_change
+from tools.find_bottlenecks import rank_bottlenecks
 from tools.context import ToolContext
 from tools.get_metric import get_metric
 from tools.intents import Intent, IntentKind, metric_names, parse_question
 from tools.list_metrics import list_metrics
+from tools.top_leads import rank_leads
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,13 @@ def _pacing(ctx: ToolContext, intent: Intent) -> Answer:
     return check_targets(ctx, intent.metric, intent.period_text)
 
 
+def _why(ctx: ToolContext, intent: Intent) -> Answer:
+    if intent.metric is None:
+        return _unknown_metric(ctx, intent)
+    return explain_metric_change(ctx, intent.metric, intent.period_text,
+                                 compare=intent.compare or "previous")
+
+
 def _help(ctx: ToolContext, intent: Intent) -> Answer:
     return Answer(kind="help", text=HELP)
 
@@ -75,5 +85,8 @@ _HANDLERS: dict[IntentKind, Callable[[ToolContext, Intent], Answer]] = {
     IntentKind.METRIC: _metric,
     IntentKind.LIST_METRICS: lambda ctx, intent: list_metrics(ctx),
     IntentKind.PACING: _pacing,
+    IntentKind.WHY: _why,
+    IntentKind.TOP_LEADS: lambda ctx, intent: rank_leads(ctx),
+    IntentKind.BOTTLENECKS: lambda ctx, intent: rank_bottlenecks(ctx, period=intent.period_text),
     IntentKind.HELP: _help,
 }

@@ -30,6 +30,9 @@ def demo(
     force: bool = typer.Option(
         False, "--force", help="Add the demo even to a database that holds other data."
     ),
+    no_model: bool = typer.Option(
+        False, "--no-model", help="Skip training and scoring the lead-scoring model."
+    ),
 ) -> None:
     """Create the demo database (six months of leads, deals and targets up to today) and chat."""
     url = f"sqlite:///{database}" if database is not None else settings().database_url
@@ -37,6 +40,8 @@ def demo(
         summary = _seed(url, seed, force)
     for line in summary.lines():
         typer.echo(line)
+    if not no_model:
+        _train_and_score(url)
     if no_chat:
         return
     if database is not None:
@@ -71,6 +76,26 @@ def _seed(url: str, seed: int, force: bool) -> DemoSummary:
         engine.dispose()
     typer.echo(f"Database: {where}")
     return summary
+
+
+def _train_and_score(url: str) -> None:
+    """Give "my top leads?" something to rank: train on the demo's history, score open leads."""
+    from kpi_engine.scoring.guard import LeakageGuard
+    from kpi_engine.scoring.score import score_open_leads
+    from kpi_engine.scoring.train import train_model
+
+    config = settings()
+    engine = make_engine(url)
+    now = clock_from_settings(config.now, config.timezone).now()
+    typer.echo("Training the lead-scoring model on the demo history…")
+    try:
+        with user_errors():
+            result = train_model(engine, config.model_dir, now, LeakageGuard.default())
+            scored = score_open_leads(engine, now)
+    finally:
+        engine.dispose()
+    typer.echo(f"Model version {result.version_id} ({result.estimator}): held-out AUC "
+               f"{result.test_quality.auc:.3f}; {scored.scored:,} open leads scored.")
 
 
 def _today(now: dt.datetime | None, timezone: str) -> dt.date:

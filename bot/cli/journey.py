@@ -89,6 +89,8 @@ def bottlenecks(
     if as_json:
         print_json(dataclasses.asdict(report))
     else:
+        from tools.find_bottlenecks import bottlenecks_text
+
         typer.echo(bottlenecks_text(report))
 
 
@@ -100,18 +102,6 @@ def _hours(value: float | None) -> str:
 
 def _share(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.0f}%"
-
-
-def bottlenecks_text(report: Any) -> str:
-    lines = [f"Bottlenecks in '{report.process}', {report.window.label}"]
-    if report.baseline is not None:
-        lines[0] += f" (baseline: {report.baseline.label})"
-    if not report.bottlenecks:
-        lines.append("No step waits longer than its reference: nothing to rank.")
-    for b in report.bottlenecks:
-        lines.append(f"{b.rank}. {b.step}: {b.impact_hours:,.0f} h of excess wait")
-        lines.append(f"   {b.explanation}")
-    return "\n".join(lines)
 
 
 def journey_text(report: Any, top: int) -> str:

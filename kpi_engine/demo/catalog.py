@@ -62,10 +62,17 @@ SOURCES: tuple[tuple[str, float, float], ...] = (
     ("Referral", 0.12, 0.85),
     ("Partner", 0.10, 0.55),
 )
-# The planted pattern 1: this source's conversions collapse in the last two weeks.
+# The planted pattern 1: the leads this source brought in the last two weeks hardly convert
+# (a broken campaign or audience): a property of the recent leads, not of a date on which
+# every conversion stops, so the cohort conversion rate and the conversions both show it.
 DROPPING_SOURCE = "LinkedIn"
 DROP_WINDOW_DAYS = 14
-DROP_KEEP_SHARE = 0.2  # share of would-be conversions that still happen after the drop
+DROP_KEEP_SHARE = 0.08  # share of the recent cohort's would-be conversions that still happen
+
+# How long a converting lead takes: inbound leads that want to buy say so within days (the
+# fast share), the others are worked over weeks.
+FAST_CONVERSION_SHARE = 0.65
+FAST_CONVERSION_MEDIAN_DAYS = 1.5
 
 CHANNELS: tuple[tuple[str, float], ...] = (
     ("form", 0.55),

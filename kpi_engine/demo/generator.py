@@ -218,13 +218,16 @@ class _Generator:
             - (0.5 if delay_hours > 12 else 0.0)  # slow answers lose some leads
         )
         will_convert = rng.random() < 1.0 / (1.0 + math.exp(-logit))
-        lag_days = 1.0 + rng.gammavariate(2.0, 4.0)
+        if (source == c.DROPPING_SOURCE and created >= self.drop_start
+                and rng.random() >= c.DROP_KEEP_SHARE):
+            will_convert = False  # planted pattern 1: this source's recent leads hardly convert
+        if rng.random() < c.FAST_CONVERSION_SHARE:
+            lag_days = rng.lognormvariate(math.log(c.FAST_CONVERSION_MEDIAN_DAYS), 0.5)
+        else:
+            lag_days = 1.0 + rng.gammavariate(2.0, 4.0)
         converted_at = self.business_time(created + lag_days * DAY)
         if converted_at <= first_touch + 12 * HOUR:
             converted_at = self.business_time(first_touch + DAY)
-        if (source == c.DROPPING_SOURCE and converted_at >= self.drop_start
-                and rng.random() >= c.DROP_KEEP_SHARE):
-            will_convert = False  # planted pattern 1: this source's conversions collapse
         disqualified_at = self.business_time(
             max(created + rng.uniform(8, 40) * DAY, first_touch + DAY))
 

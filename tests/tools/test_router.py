@@ -132,3 +132,47 @@ def test_a_broken_database_gives_an_apology_with_a_reference(tmp_path: Path,
         get_settings.cache_clear()
     assert result.exit_code == 1
     assert "reference" in result.output and "Traceback" not in result.output
+
+
+def test_pacing_answers_with_the_stored_targets(ctx: ToolContext, demo_db: tuple[Engine, str]) -> None:
+    reply = answer(ctx, "are we on track for revenue this month?")
+    assert reply.ok and reply.kind == "pacing"
+    overall = next(k for k in reply.data["kpis"] if k["scope"] == "overall")
+    target = scalar(demo_db[0], "SELECT value FROM kpi_targets WHERE metric = 'revenue_won' AND "
+                    "team_id IS NULL AND rep_id IS NULL AND period_start = :start",
+                    start=dt.date(2026, 3, 1))
+    won = scalar(demo_db[0], "SELECT coalesce(sum(amount), 0) FROM deals WHERE is_won AND "
+                 "closed_at >= :a AND closed_at < :b", a=dt.datetime(2026, 3, 1), b=NOW)
+    assert overall["target"] == target and overall["actual"] == pytest.approx(won)
+    elapsed = (NOW - dt.datetime(2026, 3, 1)) / (dt.datetime(2026, 4, 1) - dt.datetime(2026, 3, 1))
+    assert overall["projected"] == pytest.approx(won / elapsed)
+    assert {"on_track": "on track", "at_risk": "AT RISK", "off_track": "OFF TRACK"}[
+        overall["status"]] in reply.text
+    for fact in reply.facts:
+        assert fact.rendered in reply.text
+
+
+def test_pacing_without_a_target_still_gives_the_figure(ctx: ToolContext) -> None:
+    reply = answer(ctx, "are we on track for pipeline this quarter?")
+    assert reply.ok and "No target is set" in reply.text
+    assert reply.data["metric"] == "pipeline_value"
+
+
+def test_why_splits_the_change_and_the_parts_add_up(ctx: ToolContext) -> None:
+    reply = answer(ctx, "why did revenue change this month?")
+    assert reply.ok and reply.kind == "why"
+    assert reply.data["change"] == pytest.approx(reply.data["current"] - reply.data["baseline"])
+    for fact in reply.facts:
+        assert fact.rendered in reply.text
+
+
+def test_where_deals_get_stuck_finds_the_planted_stall(ctx: ToolContext) -> None:
+    reply = answer(ctx, "where do deals get stuck?")
+    assert reply.ok and reply.kind == "bottlenecks"
+    top_two = " ".join(b["step"] for b in reply.data["bottlenecks"][:2])
+    assert "Proposal" in top_two and "Speed to lead" in top_two
+
+
+def test_top_leads_need_a_model_first(ctx: ToolContext) -> None:
+    reply = answer(ctx, "my top leads?")
+    assert not reply.ok and "kpibot train" in reply.text
