@@ -119,6 +119,10 @@ class Scan:
     bucketed: bool = False
     bucket_windows: bool = False
     purpose: str = "total"  # total | rows
+    # A rows scan whose leaves are all additive also yields the totals: `combine` says how
+    # to fold each column over its group rows (count | sum | min | max), saving a scan.
+    totals_from_rows: bool = False
+    combine: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -209,20 +213,30 @@ def compile_request(request: MetricRequest, catalog: Catalog, dialect: str) -> P
     bases = {m.name: base_leaf(m, catalog) for m in metrics}
 
     builder = _Builder(catalog, dialect, request)
-    scans: list[Scan] = []
-    for table, table_leaves in by_table.items():
-        counted = {name: leaf for name, leaf in bases.items() if leaf.metric.table == table}
-        scans.append(builder.scan(table, table_leaves, windows, (), counted=counted))
-
-    buckets: tuple[Bucket, ...] = ()
+    counted = {table: {name: leaf for name, leaf in bases.items() if leaf.metric.table == table}
+               for table in by_table}
     dims = request.group_by
+    buckets: tuple[Bucket, ...] = ()
+    series: dict[tuple[str, str, bool], list[Leaf]] = {}
     if request.grain is not None:
         buckets = series_buckets(period, request.grain)
-        series: dict[tuple[str, str, bool], list[Leaf]] = {}
         for leaf in leaves:
             snap = _is_snapshot(leaf)
             series.setdefault((leaf.metric.table or "", leaf.metric.time_column or "", snap),
                               []).append(leaf)
+    # Tables whose totals are folded from their group rows instead of a second scan: every
+    # leaf additive, and one rows scan holding every leaf over every window.
+    folded = {table for table, table_leaves in by_table.items()
+              if all(_additive(leaf) for leaf in table_leaves)
+              and (bool(dims) if request.grain is None
+                   else len(windows) == 1
+                   and [snap for key_table, _, snap in series if key_table == table] == [False])}
+
+    scans: list[Scan] = []
+    for table, table_leaves in by_table.items():
+        if table not in folded:
+            scans.append(builder.scan(table, table_leaves, windows, (), counted=counted[table]))
+    if request.grain is not None:
         for (table, time_column, snap), group in series.items():
             if snap:
                 bucket_windows = [Window(windows[0].start, _naive_utc(min(b.end, period.query_end)),
@@ -230,11 +244,23 @@ def compile_request(request: MetricRequest, catalog: Catalog, dialect: str) -> P
                 scans.append(builder.scan(table, group, bucket_windows, dims, bucket_windows=True))
             else:
                 scans.append(builder.scan(table, group, windows[:1], dims,
-                                          bucket=(time_column, buckets)))
+                                          bucket=(time_column, buckets),
+                                          counted=counted[table] if table in folded else None))
     elif dims:
         for table, table_leaves in by_table.items():
-            scans.append(builder.scan(table, table_leaves, windows, dims))
+            scans.append(builder.scan(table, table_leaves, windows, dims,
+                                      counted=counted[table] if table in folded else None))
     return Plan(request, metrics, tuple(windows), baseline, buckets, tuple(scans))
+
+
+def _additive(leaf: Leaf) -> bool:
+    """Whether the totals of `leaf` can be folded from its per-group values (sum / min / max)."""
+    params = leaf.metric.type_params
+    if isinstance(params, SimpleParams):
+        return params.agg in ("count", "sum", "min", "max")
+    if isinstance(params, ConversionParams):
+        return True  # cohort and converted are counts
+    return leaf.role == "missing"  # a duration's median / p90 / mean is not additive
 
 
 def _is_snapshot(leaf: Leaf) -> bool:
