@@ -299,11 +299,12 @@ class _Builder:
                 kind, value, conjuncts = self.leaf(table, leaf, window)
                 specs.append(((leaf.id, index), kind, value, conjuncts))
         extra: list[tuple[str, str, ColumnElement[object] | None, list[Conjunct]]] = []
+        latest: list[tuple[str, ColumnElement[object], list[Conjunct]]] = []
         for metric_name, leaf in (counted or {}).items():
             _, _, conjuncts = self.leaf(table, leaf, windows[0])
             time_col = table.c[leaf.metric.time_column or ""]
             extra.append((f"rows:{metric_name}", "count", None, conjuncts))
-            extra.append((f"fresh:{metric_name}", "max", time_col, conjuncts))
+            latest.append((metric_name, time_col, conjuncts))
 
         all_conjuncts = [c for *_, c in specs] + [c for *_, c in extra]
         common = set.intersection(*({key for key, _, _ in c} for c in all_conjuncts))
@@ -329,6 +330,7 @@ class _Builder:
 
         columns: list[ColumnElement[object]] = []
         seen: dict[str, str] = {}
+        combine: dict[str, str] = {}
 
         def add(kind: str, value: ColumnElement[object] | None, conjuncts: list[Conjunct],
                 value_key: str) -> str:
@@ -339,6 +341,7 @@ class _Builder:
                 seen[identity] = label
                 condition = and_(*(c for _, c in residual)) if residual else None
                 columns.append(self.aggregate(kind, value, condition).label(label))
+                combine[label] = kind
             return seen[identity]
 
         values: dict[tuple[str, int], str] = {}
@@ -347,9 +350,18 @@ class _Builder:
         rows_counted: dict[str, str] = {}
         freshness: dict[str, str] = {}
         for key, kind, value, conjuncts in extra:
-            label = add(kind, value, conjuncts, _value_key(value, key, kind))
-            target = rows_counted if key.startswith("rows:") else freshness
-            target[key.split(":", 1)[1]] = label
+            rows_counted[key.split(":", 1)[1]] = add(kind, value, conjuncts,
+                                                     _value_key(value, key, kind))
+        # Freshness as a scalar subquery over the same rows: the database answers max(time)
+        # with one seek on the time index instead of reading the column of every row.
+        for metric_name, time_col, conjuncts in latest:
+            identity = f"fresh|{time_col.name}|{'&'.join(sorted(k for k, _, _ in conjuncts))}"  # type: ignore[attr-defined]
+            if identity not in seen:
+                label = f"c{len(seen)}"
+                seen[identity] = label
+                columns.append(self.latest(table, time_col, conjuncts).label(label))
+                combine[label] = "max"
+            freshness[metric_name] = seen[identity]
 
         group_by: list[ColumnElement[object]] = [c.element for c in group_columns]
         selected: list[ColumnElement[object]] = [*group_columns]
@@ -363,10 +375,24 @@ class _Builder:
             statement = statement.where(*where)
         if group_by:
             statement = statement.group_by(*group_by)
+        grouped = bool(dims) or bucket is not None or bucket_windows
         return Scan(table_name, statement, tuple(f"g{i}" for i in range(len(dims))), values,
                     rows_counted, freshness, bucketed=bucket is not None,
                     bucket_windows=bucket_windows,
-                    purpose="total" if counted is not None else "rows")
+                    purpose="rows" if grouped else "total",
+                    totals_from_rows=grouped and counted is not None,
+                    combine=combine if grouped and counted is not None else {})
+
+    def latest(self, table: Table, time_col: ColumnElement[object],
+               conjuncts: list[Conjunct]) -> ColumnElement[object]:
+        """`(SELECT max(time) FROM table ... WHERE <conjuncts> AND <filters>)`, uncorrelated."""
+        joins = _Joins(table)
+        dim_filters = [joins.dimension(self.catalog.dimensions[f.dimension]).in_(f.values)
+                       for f in self.request.filters]
+        inner = (select(func.max(time_col)).select_from(joins.from_clause())
+                 .where(*(c for _, c, _ in conjuncts), *dim_filters))
+        # The outer statement reads the same table: keep it in this FROM, not correlated.
+        return inner.correlate(None).scalar_subquery()
 
     # -- leaves --
 
@@ -512,7 +538,9 @@ class _Builder:
             whens = [(column < literal(at, DateTime()), literal_column(f"'{prev:+d} seconds'"))
                      for (at, _), (_, prev) in zip(changes[1:], changes[:-1], strict=True)]
             modifier = case(*whens, else_=literal_column(f"'{changes[-1][1]:+d} seconds'"))
-        local = func.datetime(column, modifier)
+        # No shift at all in UTC (or any fixed zero offset): leave the column as it is.
+        local = column if len(changes) == 1 and changes[0][1] == 0 else func.datetime(
+            column, modifier)
         if grain == "day":
             return func.date(local)
         if grain == "month":

@@ -84,14 +84,16 @@ def _result(plan: Plan, catalog: Catalog, metric: MetricDefinition,
     freshness: dt.datetime | None = None
     rows: dict[RowKey, LeafValues] = {}
     for scan, output in zip(plan.scans, outputs, strict=True):
-        if scan.purpose == "total":
-            record = output[0] if output else {}
+        if scan.purpose == "total" or scan.totals_from_rows:
+            record = (output[0] if output else {}) if scan.purpose == "total" else _fold(
+                scan.combine, output)
             for key, label in scan.values.items():
                 totals[key] = record.get(label)
             if metric.name in scan.rows_counted:
                 rows_counted = int(record.get(scan.rows_counted[metric.name]) or 0)
                 freshness = record.get(scan.freshness[metric.name])
-            continue
+            if scan.purpose == "total":
+                continue
         for record in output:
             group = tuple(_group_value(record[g]) for g in scan.group_labels)
             if scan.bucket_windows:
@@ -136,6 +138,29 @@ def _result(plan: Plan, catalog: Catalog, metric: MetricDefinition,
         rows_counted=rows_counted, query_id=query_id,
     )
     return MetricResult(request, metric, total, tuple(out_rows), comparison, provenance, sql)
+
+
+def _fold(combine: Mapping[str, str], output: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The totals row of a grouped scan, folded from its group rows (additive columns only).
+
+    Same as the database's aggregate over all rows: NULLs are skipped, no value is NULL,
+    except a count, which is 0.
+    """
+    record: dict[str, Any] = {}
+    for label, kind in combine.items():
+        present = [r[label] for r in output if r[label] is not None]
+        if kind == "count":
+            record[label] = sum(present)
+        elif not present:
+            record[label] = None
+        elif kind == "sum":
+            record[label] = sum(present)
+        elif kind == "min":
+            record[label] = min(present)
+        else:
+            assert kind == "max", kind
+            record[label] = max(present)
+    return record
 
 
 def _value(metric: MetricDefinition, catalog: Catalog, values: LeafValues, index: int,

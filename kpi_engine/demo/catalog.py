@@ -12,7 +12,7 @@ DEMO_SOURCE_SYSTEM = "demo"
 
 # Calendar span of the demo history and how many leads a typical weekday brings.
 HISTORY_DAYS = 182
-WEEKDAY_LEADS = 34.5
+WEEKDAY_LEADS = 39.0
 WEEKEND_FACTOR = 0.4
 
 
@@ -55,24 +55,24 @@ PEOPLE: tuple[DemoPerson, ...] = (
 
 # (source, share of leads, conversion log-odds effect)
 SOURCES: tuple[tuple[str, float, float], ...] = (
-    ("Google Ads", 0.24, -0.35),
-    ("LinkedIn", 0.21, 0.30),
-    ("Organic Search", 0.20, 0.0),
-    ("Webinar", 0.13, 0.20),
-    ("Referral", 0.12, 0.85),
-    ("Partner", 0.10, 0.55),
+    ("Google Ads", 0.21, -0.35),
+    ("LinkedIn", 0.30, 0.50),
+    ("Organic Search", 0.18, 0.0),
+    ("Webinar", 0.11, 0.20),
+    ("Referral", 0.11, 0.85),
+    ("Partner", 0.09, 0.55),
 )
 # The planted pattern 1: the leads this source brought in the last two weeks hardly convert
 # (a broken campaign or audience): a property of the recent leads, not of a date on which
 # every conversion stops, so the cohort conversion rate and the conversions both show it.
 DROPPING_SOURCE = "LinkedIn"
 DROP_WINDOW_DAYS = 14
-DROP_KEEP_SHARE = 0.08  # share of the recent cohort's would-be conversions that still happen
+DROP_KEEP_SHARE = 0.05  # share of the recent cohort's would-be conversions that still happen
 
 # How long a converting lead takes: inbound leads that want to buy say so within days (the
 # fast share), the others are worked over weeks.
-FAST_CONVERSION_SHARE = 0.65
-FAST_CONVERSION_MEDIAN_DAYS = 1.5
+FAST_CONVERSION_SHARE = 0.75
+FAST_CONVERSION_MEDIAN_DAYS = 1.0
 
 CHANNELS: tuple[tuple[str, float], ...] = (
     ("form", 0.55),
