@@ -355,7 +355,8 @@ class _Builder:
         # Freshness as a scalar subquery over the same rows: the database answers max(time)
         # with one seek on the time index instead of reading the column of every row.
         for metric_name, time_col, conjuncts in latest:
-            identity = f"fresh|{time_col.name}|{'&'.join(sorted(k for k, _, _ in conjuncts))}"  # type: ignore[attr-defined]
+            keys = "&".join(sorted(k for k, _, _ in conjuncts))
+            identity = f"fresh|{getattr(time_col, 'name', '')}|{keys}"
             if identity not in seen:
                 label = f"c{len(seen)}"
                 seen[identity] = label

@@ -65,9 +65,13 @@ def run(engine: Engine, catalog: Catalog, request: MetricRequest) -> tuple[Metri
         if engine.dialect.name == "sqlite":
             _register_sqlite_functions(connection)
         for scan in plan.scans:
-            compiled = scan.statement.compile(dialect=engine.dialect)
-            texts.append(f"{compiled}\n-- params: {_params(compiled.params)}")
-            outputs.append([dict(r) for r in connection.execute(scan.statement).mappings()])
+            result = connection.execute(scan.statement)
+            # The SQL text shown to users is the compiled form SQLAlchemy just executed (from
+            # its statement cache), with this request's own parameters: no second compile.
+            context = result.context
+            texts.append(f"{context.compiled}\n-- params: "
+                         f"{_params(context.compiled_parameters[0])}")
+            outputs.append([dict(r) for r in result.mappings()])
     sql = ";\n\n".join(texts)
     query_id = hashlib.sha1(sql.encode()).hexdigest()[:10]
     return tuple(_result(plan, catalog, metric, outputs, sql, query_id) for metric in plan.metrics)

@@ -12,7 +12,7 @@ DEMO_SOURCE_SYSTEM = "demo"
 
 # Calendar span of the demo history and how many leads a typical weekday brings.
 HISTORY_DAYS = 182
-WEEKDAY_LEADS = 39.0
+WEEKDAY_LEADS = 41.0
 WEEKEND_FACTOR = 0.4
 
 
@@ -53,14 +53,15 @@ PEOPLE: tuple[DemoPerson, ...] = (
     DemoPerson("r-west-3", "Ben Okafor", "West", "rep"),
 )
 
-# (source, share of leads, conversion log-odds effect)
+# (source, share of leads, conversion log-odds effect). LinkedIn is the largest source so that
+# its planted drop (below) stands well clear of sampling noise in a two-week window.
 SOURCES: tuple[tuple[str, float, float], ...] = (
-    ("Google Ads", 0.21, -0.35),
-    ("LinkedIn", 0.30, 0.50),
-    ("Organic Search", 0.18, 0.0),
+    ("Google Ads", 0.20, -0.35),
+    ("LinkedIn", 0.34, 0.60),
+    ("Organic Search", 0.17, 0.0),
     ("Webinar", 0.11, 0.20),
-    ("Referral", 0.11, 0.85),
-    ("Partner", 0.09, 0.55),
+    ("Referral", 0.10, 0.85),
+    ("Partner", 0.08, 0.55),
 )
 # The planted pattern 1: the leads this source brought in the last two weeks hardly convert
 # (a broken campaign or audience): a property of the recent leads, not of a date on which
@@ -71,7 +72,7 @@ DROP_KEEP_SHARE = 0.05  # share of the recent cohort's would-be conversions that
 
 # How long a converting lead takes: inbound leads that want to buy say so within days (the
 # fast share), the others are worked over weeks.
-FAST_CONVERSION_SHARE = 0.75
+FAST_CONVERSION_SHARE = 0.8
 FAST_CONVERSION_MEDIAN_DAYS = 1.0
 
 CHANNELS: tuple[tuple[str, float], ...] = (

@@ -521,11 +521,11 @@ class _Generator:
         }
         return PlantedPattern(
             "source_conversion_drop",
-            f"{src} lead conversion collapsed in the last {c.DROP_WINDOW_DAYS} days: "
-            f"{facts['recent_conversion_rate']:.1%} of its new leads converted, against "
+            f"{src} leads of the last {c.DROP_WINDOW_DAYS} days hardly convert: "
+            f"{facts['recent_conversion_rate']:.1%} of them converted, against "
             f"{facts['earlier_conversion_rate']:.1%} before and "
             f"{facts['other_sources_recent_conversion_rate']:.1%} for the other sources' "
-            f"recent leads; {src} leads converted fell from "
+            f"recent leads; {src} conversions fell from "
             f"{facts['converted_previous_14_days']:.0f} to "
             f"{facts['converted_last_14_days']:.0f} (previous vs last 14 days).",
             facts,

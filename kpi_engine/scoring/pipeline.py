@@ -70,18 +70,28 @@ class LeadEncoder(TransformerMixin, BaseEstimator):
             return len(self.edges_[spec.name]) + 1
         return len(self.categories_[spec.name]) + 1
 
-    def encode(self, spec: FeatureSpec, column: pd.Series) -> np.ndarray:
+    def slot_codes(self, spec: FeatureSpec, column: pd.Series) -> np.ndarray:
+        """Int codes 0..n_codes-1, and n_codes for missing (vectorised, no per-lead Python)."""
+        missing_slot = self.n_codes(spec)
         if spec.kind == "number":
             values = column.to_numpy(dtype=float)
-            codes = np.searchsorted(self.edges_[spec.name], values, side="right").astype(float)
-            codes[np.isnan(values)] = np.nan
-            return codes
+            codes = np.searchsorted(self.edges_[spec.name], values, side="right")
+            codes[np.isnan(values)] = missing_slot
+            return codes.astype(np.int64, copy=False)
+        # Hash each distinct value once (factorize), then map the few distinct values.
+        positions, uniques = pd.factorize(column, use_na_sentinel=True)
         categories = self.categories_[spec.name]
-        other = len(categories)
-        codes = pd.Index(categories, dtype=object).get_indexer(
-            column.astype(object)).astype(float)
-        codes[codes < 0] = other
-        codes[column.isna().to_numpy()] = np.nan
+        found = pd.Index(categories, dtype=object).get_indexer(
+            pd.Index(uniques).astype(object))
+        lookup = np.where(found < 0, len(categories), found).astype(np.int64)
+        # factorize marks missing as -1, which picks the appended missing slot.
+        lookup = np.append(lookup, missing_slot)
+        return lookup[positions]
+
+    def encode(self, spec: FeatureSpec, column: pd.Series) -> np.ndarray:
+        """Float codes for the model, NaN = missing."""
+        codes = self.slot_codes(spec, column).astype(float)
+        codes[codes == self.n_codes(spec)] = np.nan
         return codes
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -100,6 +110,20 @@ def reason_groups(specs: Sequence[FeatureSpec]) -> list[list[int]]:
     return list(groups.values())
 
 
+def _hgb_interaction_cst(specs: Sequence[FeatureSpec]) -> list[list[int]]:
+    """`reason_groups` in the feature order HistGradientBoosting really uses.
+
+    With categorical features, sklearn reorders its input (categories first, then numbers)
+    and applies `interaction_cst` to the *reordered* positions; passing the groups in our
+    column order silently constrains the wrong features together, and the model stops
+    being additive over reason groups.
+    """
+    order = [i for i, s in enumerate(specs) if s.kind == "category"]
+    order += [i for i, s in enumerate(specs) if s.kind != "category"]
+    position = {original: new for new, original in enumerate(order)}
+    return [[position[i] for i in group] for group in reason_groups(specs)]
+
+
 def make_model(kind: str, specs: Sequence[FeatureSpec]) -> Pipeline:
     """An unfitted candidate: encoder → column transformer → estimator."""
     names = [s.name for s in specs]
@@ -110,7 +134,7 @@ def make_model(kind: str, specs: Sequence[FeatureSpec]) -> Pipeline:
             learning_rate=0.05, max_iter=250, max_leaf_nodes=15, min_samples_leaf=30,
             l2_regularization=1.0, early_stopping=False, random_state=SEED,
             categorical_features=[s.kind == "category" for s in specs],
-            interaction_cst=reason_groups(specs),
+            interaction_cst=_hgb_interaction_cst(specs),
         )
     elif kind == "logistic_regression":
         columns = ColumnTransformer(
@@ -123,12 +147,12 @@ def make_model(kind: str, specs: Sequence[FeatureSpec]) -> Pipeline:
                      ("model", estimator)])
 
 
-def calibrated(model: Pipeline, n_rows: int) -> CalibratedClassifierCV:
+def calibrated(model: Pipeline, n_rows: int, n_folds: int = 5) -> CalibratedClassifierCV:
     """Platt-calibrated probabilities; one final model (ensemble=False) keeps scoring exact.
 
     Sigmoid calibration is strictly increasing, so a lower model output is always a lower
     score: that is what lets the reasons be faithful.
     """
-    folds = 5 if n_rows >= 1000 else 3
+    folds = n_folds if n_rows >= 1000 else min(n_folds, 3)
     return CalibratedClassifierCV(model, method="sigmoid", ensemble=False,
                                   cv=StratifiedKFold(folds, shuffle=True, random_state=SEED))

@@ -154,11 +154,21 @@ def _group_phrases(group: GroupTable, per_feature: list[list[str]]) -> list[str]
 
 @dataclass(frozen=True)
 class Reasons:
-    """Top reasons per lead, as arrays: group index, sentence, log-odds impact (NaN = none)."""
+    """Top reasons per lead, as arrays: group index, sentence, log-odds impact (NaN = none).
+
+    Sentences are kept as indices into the reason book (`phrase`, -1 = none); `text` turns
+    them into strings with one array lookup, so scoring never builds strings per lead.
+    """
 
     group: np.ndarray  # (n, 3) int, -1 when there is no reason in that place
-    text: np.ndarray  # (n, 3) object
+    phrase: np.ndarray  # (n, 3) int index into `book.texts`, -1 when there is none
     impact: np.ndarray  # (n, 3) float
+    book: ReasonBook
+
+    @property
+    def text(self) -> np.ndarray:
+        """(n, 3) sentences (None where there is no reason)."""
+        return np.append(self.book.texts, None)[self.phrase]
 
     def for_lead(self, row: int, labels: list[str]) -> list[dict[str, object]]:
         """One lead's reasons as JSON-ready dicts, strongest first."""
@@ -168,7 +178,7 @@ class Reasons:
             if g < 0:
                 continue
             impact = float(self.impact[row, k])
-            out.append({"factor": labels[g], "text": str(self.text[row, k]),
+            out.append({"factor": labels[g], "text": str(self.book.texts[self.phrase[row, k]]),
                         "effect": "raises" if impact > 0 else "lowers",
                         "impact": round(impact, 3)})
         return out
@@ -176,26 +186,21 @@ class Reasons:
 
 def top_reasons(contributions: np.ndarray, cells: np.ndarray, book: ReasonBook,
                 k: int = TOP_REASONS) -> Reasons:
-    """The k largest |contributions| per lead (vectorised), strongest first."""
+    """The k largest |contributions| per lead, strongest first (vectorised: k arg-max passes
+    over the (n, groups) matrix, no per-lead Python)."""
     n, n_groups = contributions.shape
-    k_eff = min(k, n_groups)
-    magnitude = np.abs(contributions)
-    if n_groups > k_eff:
-        picked = np.argpartition(-magnitude, k_eff - 1, axis=1)[:, :k_eff]
-    else:
-        picked = np.tile(np.arange(n_groups), (n, 1))
-    rows = np.arange(n)[:, None]
-    order = np.argsort(-magnitude[rows, picked], axis=1, kind="stable")
-    picked = picked[rows, order]
-    impact = contributions[rows, picked]
-    text = book.texts[book.offsets[picked] + cells[rows, picked]]
-    weak = np.abs(impact) < MIN_IMPACT
-    group = np.where(weak, -1, picked)
-    impact = np.where(weak, np.nan, impact)
-    text = np.where(weak, None, text)
-    if k_eff < k:
-        pad = k - k_eff
-        group = np.hstack([group, np.full((n, pad), -1)])
-        impact = np.hstack([impact, np.full((n, pad), np.nan)])
-        text = np.hstack([text, np.full((n, pad), None, dtype=object)])
-    return Reasons(group, text, impact)
+    magnitude = np.ascontiguousarray(np.abs(contributions))
+    rows = np.arange(n)
+    group = np.full((n, k), -1, dtype=np.int64)
+    phrase = np.full((n, k), -1, dtype=np.int64)
+    impact = np.full((n, k), np.nan)
+    for place in range(min(k, n_groups)):
+        # Ties go to the lowest group index (argmax), as a stable order would.
+        picked = magnitude.argmax(axis=1)
+        strength = magnitude[rows, picked]
+        strong = strength >= MIN_IMPACT
+        magnitude[rows, picked] = -1.0
+        group[:, place] = np.where(strong, picked, -1)
+        phrase[:, place] = np.where(strong, book.offsets[picked] + cells[rows, picked], -1)
+        impact[:, place] = np.where(strong, contributions[rows, picked], np.nan)
+    return Reasons(group, phrase, impact, book)

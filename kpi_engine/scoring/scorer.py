@@ -58,30 +58,32 @@ class CompiledScorer:
     calibration: tuple[float, float]  # Platt a, b: p = 1 / (1 + exp(a·output + b))
 
     def slots(self, X: pd.DataFrame) -> np.ndarray:
-        """(n, features) int codes; missing → the feature's last slot."""
-        out = np.empty((len(X), len(self.specs)), dtype=np.int64)
+        """(n, features) int codes; missing → the feature's last slot (column-major)."""
+        out = np.empty((len(X), len(self.specs)), dtype=np.int64, order="F")
         for i, spec in enumerate(self.specs):
-            codes = self.encoder.encode(spec, X[spec.name])
-            missing = np.isnan(codes)
-            codes[missing] = self.encoder.n_codes(spec)
-            out[:, i] = codes.astype(np.int64)
+            out[:, i] = self.encoder.slot_codes(spec, X[spec.name])
         return out
 
     def cells(self, slots: np.ndarray) -> np.ndarray:
-        """(n, groups) flat cell index of each lead in each group's table."""
-        out = np.empty((len(slots), len(self.groups)), dtype=np.int64)
+        """(n, groups) flat cell index of each lead in each group's table (column-major)."""
+        out = np.empty((len(slots), len(self.groups)), dtype=np.int64, order="F")
         for g, group in enumerate(self.groups):
+            if len(group.features) == 1:
+                out[:, g] = slots[:, group.features[0]]
+                continue
             index = np.zeros(len(slots), dtype=np.int64)
             for feature, size in zip(group.features, group.radix, strict=True):
-                index = index * size + slots[:, feature]
+                index *= size
+                index += slots[:, feature]
             out[:, g] = index
         return out
 
     def contributions(self, cells: np.ndarray) -> np.ndarray:
         """(n, groups) log-odds contributions relative to the reference lead."""
-        out = np.empty(cells.shape, dtype=np.float64)
+        out = np.empty(cells.shape, dtype=np.float64, order="F")
         for g, group in enumerate(self.groups):
-            out[:, g] = group.values[cells[:, g]]
+            # One contiguous gather per group (columns are contiguous in F order).
+            out[:, g] = group.values.take(cells[:, g])
         return out
 
     def probability(self, contributions: np.ndarray) -> np.ndarray:

@@ -123,9 +123,11 @@ def check_enough(label: np.ndarray) -> None:
 
 
 def cross_validated_auc(X: pd.DataFrame, y: np.ndarray, specs: tuple[FeatureSpec, ...],
-                        kinds: tuple[str, ...] = CANDIDATES) -> dict[str, float]:
-    """Mean 5-fold stratified CV AUC of each candidate (encoder refitted in every fold)."""
-    folds = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=SEED)
+                        kinds: tuple[str, ...] = CANDIDATES,
+                        n_folds: int = CV_FOLDS) -> dict[str, float]:
+    """Mean stratified CV AUC (5 folds by default) of each candidate (encoder refitted in
+    every fold)."""
+    folds = StratifiedKFold(n_folds, shuffle=True, random_state=SEED)
     with threadpool_limits(THREADS):
         return {kind: round(float(np.mean(cross_val_score(
             make_model(kind, specs), X, y, cv=folds, scoring="roc_auc", n_jobs=1))), 4)
@@ -148,8 +150,13 @@ def _split(frame: LeadFrame, labelled: pd.DataFrame, y: np.ndarray) -> tuple[
     return np.sort(train), np.sort(test), "random stratified 20 % (no usable dates)"
 
 
-def fit_lead_model(frame: LeadFrame, guard: LeakageGuard) -> TrainingResult:
-    """Train on the labelled leads of `frame` (pure: no database, no files)."""
+def fit_lead_model(frame: LeadFrame, guard: LeakageGuard,
+                   n_folds: int = CV_FOLDS) -> TrainingResult:
+    """Train on the labelled leads of `frame` (pure: no database, no files).
+
+    `n_folds` is used for both the candidate comparison and the calibration; fewer folds
+    train faster (tests) at the cost of a noisier comparison.
+    """
     started = time.perf_counter()
     labelled_mask = frame.labelled.to_numpy()
     labelled = frame.data[labelled_mask].reset_index(drop=True)
@@ -163,12 +170,12 @@ def fit_lead_model(frame: LeadFrame, guard: LeakageGuard) -> TrainingResult:
     X = feature_matrix(labelled, specs)
     train, test, holdout = _split(frame, labelled, y)
     check_enough(y[train])
-    cv_auc = cross_validated_auc(X.iloc[train], y[train], specs)
+    cv_auc = cross_validated_auc(X.iloc[train], y[train], specs, n_folds=n_folds)
     ranked = sorted(CANDIDATES, key=lambda kind: (-cv_auc[kind], CANDIDATES.index(kind)))
     notes: dict[str, str] = {}
     for best in ranked:
         with threadpool_limits(THREADS):
-            final = calibrated(make_model(best, specs), len(y)).fit(X, y)
+            final = calibrated(make_model(best, specs), len(y), n_folds).fit(X, y)
         try:
             scorer = compile_scorer(final, X)
             break
@@ -178,7 +185,8 @@ def fit_lead_model(frame: LeadFrame, guard: LeakageGuard) -> TrainingResult:
     else:
         raise KpiInternalError("no candidate model could be compiled exactly")
     with threadpool_limits(THREADS):
-        evaluation = calibrated(make_model(best, specs), len(train)).fit(X.iloc[train], y[train])
+        evaluation = calibrated(make_model(best, specs), len(train), n_folds).fit(
+            X.iloc[train], y[train])
         test_probability = evaluation.predict_proba(X.iloc[test])[:, 1]
     facts = feature_facts(scorer, X, y)
     base_rate = float(np.mean(y))

@@ -30,9 +30,14 @@ def xeducation(data_dir: Path):
     return xeducation_frame(data_dir / "xeducation_leads" / "Leads.csv")
 
 
+# 3 folds keep the module fast; the 5-fold figures the issue asks for are checked in
+# test_cross_validated_auc_with_and_without_guard and printed by benchmarks/scoring_bench.py.
+TEST_FOLDS = 3
+
+
 @pytest.fixture(scope="module")
 def trained(xeducation) -> TrainingResult:
-    return fit_lead_model(xeducation, LeakageGuard.default())
+    return fit_lead_model(xeducation, LeakageGuard.default(), n_folds=TEST_FOLDS)
 
 
 def test_guard_keeps_sales_entered_fields_out(trained: TrainingResult) -> None:
@@ -50,8 +55,8 @@ def test_cross_validated_auc_with_and_without_guard(xeducation) -> None:
                                       ("logistic_regression",))["logistic_regression"]
     auc_all = cross_validated_auc(feature_matrix(xeducation, everything), y, everything,
                                   ("logistic_regression",))["logistic_regression"]
-    # The issue's bar with the guard is 0.91; this model reaches 0.90 (see the report):
-    # the test pins what is honestly reached so that a regression fails.
+    # The issue's bar with the guard is 0.91; the honest 5-fold figure is 0.902 (see the
+    # scoring note): the test pins what is reached so that a regression fails.
     assert auc_guarded >= 0.90
     assert auc_all >= 0.98
 
@@ -116,15 +121,15 @@ def test_reasons_are_plain_words(trained: TrainingResult, xeducation) -> None:
 
 def test_training_is_deterministic(xeducation, trained: TrainingResult) -> None:
     small = xeducation.__class__(xeducation.data.iloc[:1500], xeducation.attribute_names)
-    first = fit_lead_model(small, LeakageGuard.default())
-    second = fit_lead_model(small, LeakageGuard.default())
+    first = fit_lead_model(small, LeakageGuard.default(), n_folds=TEST_FOLDS)
+    second = fit_lead_model(small, LeakageGuard.default(), n_folds=TEST_FOLDS)
     X = feature_matrix(small, first.model.specs)
     np.testing.assert_array_equal(score_frame(first.model, X)[0], score_frame(second.model, X)[0])
 
 
 def test_olist_won_vs_not_won(data_dir: Path) -> None:
     frame = olist_frame(data_dir / "olist_marketing_funnel")
-    result = fit_lead_model(frame, LeakageGuard.default())
+    result = fit_lead_model(frame, LeakageGuard.default(), n_folds=TEST_FOLDS)
     # Closed-deal fields exist only for won deals: they must never be features.
     for name in ("segment", "lead_type", "behaviour_profile", "attr:sdr_id", "attr:sr_id"):
         assert name not in result.features
@@ -146,3 +151,19 @@ def test_refuses_too_little_data(xeducation) -> None:
         fit_lead_model(xeducation.__class__(few, xeducation.attribute_names),
                        LeakageGuard.default())
     assert roc_auc_score([0, 1], [0.2, 0.8]) == 1.0
+
+
+def test_gradient_boosting_compiles_exactly(xeducation) -> None:
+    """The grouped gradient-boosting candidate is additive over reason groups, so its lookup
+    tables reproduce the sklearn pipeline exactly (sklearn reorders categorical features
+    before applying interaction constraints; pipeline.py maps the groups accordingly)."""
+    from kpi_engine.scoring.pipeline import calibrated, make_model
+    from kpi_engine.scoring.scorer import compile_scorer
+
+    specs = select_features(xeducation, LeakageGuard.default()).specs
+    X = feature_matrix(xeducation, specs)
+    model = make_model("gradient_boosting", specs).set_params(model__max_iter=60)
+    fitted = calibrated(model, len(X), TEST_FOLDS).fit(X, xeducation.label)
+    scorer = compile_scorer(fitted, X)  # raises when the tables differ by > 1e-6
+    scores, _, _ = scorer.score(X)
+    np.testing.assert_allclose(scores, fitted.predict_proba(X)[:, 1] * 100, rtol=0, atol=1e-7)
