@@ -135,9 +135,11 @@ def _render(result: MetricResult) -> str:
         else:
             title = f"by {title}"
         lines.append(f"  {title}:")
-        for head, text in zip(heads, texts, strict=True):
+        for head, text, row in zip(heads, texts, result.rows, strict=True):
             value, _, rest = text.partition("  ")
             lines.append(f"    {head:<{width}}  {value:>{value_width}}  {rest}".rstrip())
+            if row.baseline is not None:
+                lines[-1] += f"  was {metric.format_value(row.baseline.value)}"
     p = result.provenance
     fresh = p.data_freshness.strftime("%Y-%m-%d %H:%M") + " UTC" if p.data_freshness else "none"
     filters = "; ".join(f"{f.dimension} = {', '.join(f.values)}" for f in p.filters)

@@ -70,6 +70,21 @@ def test_metric_human_output_is_formatted_by_unit(cli: CliRunner) -> None:
     assert len(lines) == 12 and len({len(line) for line in lines}) == 1  # aligned
 
 
+def test_grouped_comparison_shows_each_groups_previous_value(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["metric", "deals_won", "--period", "Q3 2017", "--by", "region",
+                              "--compare", "previous"])
+    assert result.exit_code == 0, result.output
+    pipeline = pd.read_csv(DATA_DIR / "maven_crm_sales" / "sales_pipeline.csv",
+                           parse_dates=["close_date"])
+    teams = pd.read_csv(DATA_DIR / "maven_crm_sales" / "sales_teams.csv")
+    won = pipeline[pipeline.deal_stage == "Won"].merge(teams, on="sales_agent")
+    q2 = won[(won.close_date >= "2017-04-01") & (won.close_date < "2017-07-01")]
+    q3 = won[(won.close_date >= "2017-07-01") & (won.close_date < "2017-10-01")]
+    west = next(line for line in result.output.splitlines() if line.strip().startswith("West"))
+    assert f"{(q3.regional_office == 'West').sum():,}" in west
+    assert west.endswith(f"was {(q2.regional_office == 'West').sum():,}")
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["metric", "winrate", "--period", "2017"], "Did you mean: win_rate"),
     (["metric", "win_rate", "--period", "Q9 2017"], "Try for example"),
