@@ -9,13 +9,13 @@ from typing import TextIO
 
 from kpi_engine.config import get_settings
 from tools.answer import Answer, sorry
-from tools.context import ToolContext, Viewer
+from tools.context import ANONYMOUS, ToolContext, Viewer
 from tools.router import answer
 
 log = logging.getLogger(__name__)
 
 BANNER = (
-    "kpibot local chat — ask about your KPIs (\"help\" for examples, \"quit\" to leave).\n"
+    'kpibot local chat — ask about your KPIs ("help" for examples, "quit" to leave).\n'
     "Answers come from the offline router over {url}."
 )
 
@@ -30,8 +30,9 @@ def safe_answer(ctx: ToolContext, question: str) -> Answer:
         return sorry("error", f"Sorry, I could not answer that (reference {ref}).", reference=ref)
 
 
-def run_chat(viewer: Viewer = Viewer(), stdin: TextIO | None = None,
-             stdout: TextIO | None = None) -> None:
+def run_chat(
+    viewer: Viewer = ANONYMOUS, stdin: TextIO | None = None, stdout: TextIO | None = None
+) -> None:
     stdin = stdin or sys.stdin  # looked up at call time: test runners swap the streams
     stdout = stdout or sys.stdout
     settings = get_settings()

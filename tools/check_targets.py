@@ -10,14 +10,28 @@ from tools.get_metric import get_metric
 from tools.render import FactSheet
 
 STATUS_WORDS = {
-    "on_track": "on track", "at_risk": "AT RISK", "off_track": "OFF TRACK",
-    "no_data": "no data yet", "no_target": "no target",
+    "on_track": "on track",
+    "at_risk": "AT RISK",
+    "off_track": "OFF TRACK",
+    "no_data": "no data yet",
+    "no_target": "no target",
 }
-STATUS_ICONS = {"on_track": "🟢", "at_risk": "🟠", "off_track": "🔴", "no_data": "⚪", "no_target": "⚪"}
+STATUS_ICONS = {
+    "on_track": "🟢",
+    "at_risk": "🟠",
+    "off_track": "🔴",
+    "no_data": "⚪",
+    "no_target": "⚪",
+}
 
 
-def check_targets(ctx: ToolContext, metric: str | None = None, period: str | None = None, *,
-                  scopes: str = "overall_first") -> Answer:
+def check_targets(
+    ctx: ToolContext,
+    metric: str | None = None,
+    period: str | None = None,
+    *,
+    scopes: str = "overall_first",
+) -> Answer:
     """KPI status for one metric (all scopes) or for every KPI (overall scope only)."""
     wanted = ctx.catalog.metric(metric).name if metric else None
     definitions = load_kpis(ctx.catalog, ctx.settings.targets_dir)
@@ -27,24 +41,36 @@ def check_targets(ctx: ToolContext, metric: str | None = None, period: str | Non
         statuses = [s for s in statuses if s.scope.kind == "overall"]
     if not statuses:
         if wanted is None:
-            return Answer(kind="pacing", ok=False, text="No KPI has a target yet. Set one with "
-                          "`kpibot target set revenue_won VALUE`.")
+            return Answer(
+                kind="pacing",
+                ok=False,
+                text="No KPI has a target yet. Set one with `kpibot target set revenue_won VALUE`.",
+            )
         # Still answer with the figure, and say how to make it a KPI.
         figure = get_metric(ctx, wanted, period)
         hint = f"\n_No target is set for it; set one with `kpibot target set {wanted} VALUE`._"
-        return Answer(kind="pacing", text=figure.text + hint, facts=figure.facts,
-                      sources=figure.sources, data=figure.data)
+        return Answer(
+            kind="pacing",
+            text=figure.text + hint,
+            facts=figure.facts,
+            sources=figure.sources,
+            data=figure.data,
+        )
     sheet = FactSheet()
     metrics = {m.name: m for m in ctx.catalog.metrics}
     lines = [status_line(s, metrics[s.metric], sheet) for s in statuses]
     if wanted is not None:
         lines.append(_why_status(statuses[0], metrics[statuses[0].metric], sheet))
-    return Answer(kind="pacing", text="\n".join(lines), facts=sheet.facts,
-                  data={"kpis": [_status_data(s) for s in statuses]})
+    return Answer(
+        kind="pacing",
+        text="\n".join(lines),
+        facts=sheet.facts,
+        data={"kpis": [_status_data(s) for s in statuses]},
+    )
 
 
 def status_line(status: KpiStatus, metric: MetricDefinition, sheet: FactSheet | None = None) -> str:
-    """"Revenue won · team West · this month: 77,300 vs target 592,000; … — on track"."""
+    """ "Revenue won · team West · this month: 77,300 vs target 592,000; … — on track"."""
     sheet = sheet or FactSheet()
     key = f"{status.metric}[{status.scope}]"
     head = f"{STATUS_ICONS[status.status]} {status.label} · {status.scope} · {status.period_label}"
@@ -53,8 +79,10 @@ def status_line(status: KpiStatus, metric: MetricDefinition, sheet: FactSheet | 
         return f"{head}: {actual} — no target set"
     parts = [f"{actual} vs target {sheet.value(key + '.target', metric, status.target)}"]
     if status.method == "run_rate" and status.projected is not None:
-        parts.append(f"pro-rated {sheet.value(key + '.prorated', metric, status.prorated_target)}, "
-                     f"projected {sheet.value(key + '.projected', metric, status.projected)}")
+        parts.append(
+            f"pro-rated {sheet.value(key + '.prorated', metric, status.prorated_target)}, "
+            f"projected {sheet.value(key + '.projected', metric, status.projected)}"
+        )
     return f"{head}: {'; '.join(parts)} — {STATUS_WORDS[status.status]}"
 
 
@@ -72,11 +100,20 @@ def _why_status(status: KpiStatus, metric: MetricDefinition, sheet: FactSheet) -
     else:
         basis = f"the current value {sheet.value(key, metric, status.actual)} is compared as is"
     band = sheet.number(key + ".band", status.at_risk_band, ".0%", "fraction")
-    return (f"_{STATUS_WORDS[status.status].capitalize()}: {basis}, against a target of {limit} "
-            f"{target} (within {band} of it counts as at risk)._")
+    return (
+        f"_{STATUS_WORDS[status.status].capitalize()}: {basis}, against a target of {limit} "
+        f"{target} (within {band} of it counts as at risk)._"
+    )
 
 
 def _status_data(status: KpiStatus) -> dict[str, object]:
-    return {"metric": status.metric, "scope": str(status.scope), "actual": status.actual,
-            "target": status.target, "prorated_target": status.prorated_target,
-            "projected": status.projected, "status": status.status, "method": status.method}
+    return {
+        "metric": status.metric,
+        "scope": str(status.scope),
+        "actual": status.actual,
+        "target": status.target,
+        "prorated_target": status.prorated_target,
+        "projected": status.projected,
+        "status": status.status,
+        "method": status.method,
+    }

@@ -25,6 +25,9 @@ class Viewer:
     email: str | None = None
 
 
+ANONYMOUS = Viewer()
+
+
 @dataclass
 class ToolContext:
     engine: Engine
@@ -32,10 +35,10 @@ class ToolContext:
     calendar: Calendar
     clock: Clock
     settings: EngineSettings
-    viewer: Viewer = Viewer()
+    viewer: Viewer = ANONYMOUS
 
     @classmethod
-    def from_settings(cls, settings: EngineSettings, viewer: Viewer = Viewer()) -> ToolContext:
+    def from_settings(cls, settings: EngineSettings, viewer: Viewer = ANONYMOUS) -> ToolContext:
         return cls(
             engine=make_engine(settings.database_url),
             catalog=load_catalog(settings.metrics_dir),

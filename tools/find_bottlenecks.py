@@ -15,17 +15,26 @@ SHOWN = 3
 _FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
 
-def rank_bottlenecks(ctx: ToolContext, process: str | None = None, period: str | None = None, *,
-                     by: str | None = None, limit: int = SHOWN) -> Answer:
+def rank_bottlenecks(
+    ctx: ToolContext,
+    process: str | None = None,
+    period: str | None = None,
+    *,
+    by: str | None = None,
+    limit: int = SHOWN,
+) -> Answer:
     resolved = ctx.period(period, default=DEFAULT_BOTTLENECK_PERIOD)
-    report = find_bottlenecks(ctx.engine, process or DEFAULT_PROCESS, resolved, clock=ctx.clock,
-                              dimension=by, limit=limit)
+    report = find_bottlenecks(
+        ctx.engine, process or DEFAULT_PROCESS, resolved, clock=ctx.clock, dimension=by, limit=limit
+    )
     return render_bottlenecks(report)
 
 
 def bottlenecks_text(report: BottleneckReport) -> str:
-    lines = [f"Bottlenecks in '{report.process}', {report.window.label}"
-             + (f" (baseline: {report.baseline.label})" if report.baseline is not None else "")]
+    lines = [
+        f"Bottlenecks in '{report.process}', {report.window.label}"
+        + (f" (baseline: {report.baseline.label})" if report.baseline is not None else "")
+    ]
     if not report.bottlenecks:
         lines.append("No step waits longer than its reference: nothing to rank.")
     for b in report.bottlenecks:
@@ -37,12 +46,29 @@ def bottlenecks_text(report: BottleneckReport) -> str:
 def render_bottlenecks(report: BottleneckReport) -> Answer:
     text = bottlenecks_text(report)
     # The engine wrote these figures; record each so the reply can be verified like any other.
-    facts = tuple(Fact(f"bottlenecks.figure{i}", None, figure)
-                  for i, figure in enumerate(dict.fromkeys(_FIGURE.findall(text))))
-    return Answer(kind="bottlenecks", text=text, facts=facts,
-                  data={"process": report.process, "bottlenecks": [
-                      {"rank": b.rank, "step": b.step, "kind": b.kind, "items": b.items,
-                       "impact_hours": b.impact_hours, "median_hours": b.median_hours,
-                       "baseline_median_hours": b.baseline_median_hours,
-                       "stalled_items": b.stalled_items, "explanation": b.explanation}
-                      for b in report.bottlenecks]})
+    facts = tuple(
+        Fact(f"bottlenecks.figure{i}", None, figure)
+        for i, figure in enumerate(dict.fromkeys(_FIGURE.findall(text)))
+    )
+    return Answer(
+        kind="bottlenecks",
+        text=text,
+        facts=facts,
+        data={
+            "process": report.process,
+            "bottlenecks": [
+                {
+                    "rank": b.rank,
+                    "step": b.step,
+                    "kind": b.kind,
+                    "items": b.items,
+                    "impact_hours": b.impact_hours,
+                    "median_hours": b.median_hours,
+                    "baseline_median_hours": b.baseline_median_hours,
+                    "stalled_items": b.stalled_items,
+                    "explanation": b.explanation,
+                }
+                for b in report.bottlenecks
+            ],
+        },
+    )

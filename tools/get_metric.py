@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 from kpi_engine.query import query
+from kpi_engine.result_json import metric_result_dict
 from kpi_engine.specs import Filter, MetricResult
 from tools.answer import Answer
 from tools.context import ToolContext
-from tools.render import FactSheet, bucket_label, group_label, result_data, source_line
+from tools.render import FactSheet, bucket_label, group_label, source_line
 
 MAX_ROWS = 12
 
 
-def get_metric(ctx: ToolContext, metric: str, period: str | None = None, *,
-               group_by: str | None = None, grain: str | None = None,
-               compare: str | None = None, filters: tuple[Filter, ...] = ()) -> Answer:
+def get_metric(
+    ctx: ToolContext,
+    metric: str,
+    period: str | None = None,
+    *,
+    group_by: str | None = None,
+    grain: str | None = None,
+    compare: str | None = None,
+    filters: tuple[Filter, ...] = (),
+) -> Answer:
     """The value of `metric` over `period`; raises KpiUserError for unknown names or periods."""
     definition = ctx.catalog.metric(metric)
     resolved = ctx.period(period)
-    result = query(ctx.engine, ctx.catalog, definition.name, resolved,
-                   group_by=(group_by,) if group_by else (), grain=grain, compare=compare,
-                   filters=filters)
+    result = query(
+        ctx.engine,
+        ctx.catalog,
+        definition.name,
+        resolved,
+        group_by=(group_by,) if group_by else (),
+        grain=grain,
+        compare=compare,
+        filters=filters,
+    )
     return render_metric(result)
 
 
@@ -35,8 +50,10 @@ def render_metric(result: MetricResult) -> Answer:
     if result.comparison is not None:
         c = result.comparison
         baseline = sheet.value(metric.name + ".baseline", metric, c.baseline)
-        lines.append(f"{sheet.change(metric.name, metric, c).capitalize()} vs "
-                     f"{c.baseline_period.label}: {baseline}")
+        lines.append(
+            f"{sheet.change(metric.name, metric, c).capitalize()} vs "
+            f"{c.baseline_period.label}: {baseline}"
+        )
     rows = result.rows
     if result.request.grain is None:
         rows = tuple(sorted(rows, key=lambda r: (r.value is None, -(r.value or 0))))
@@ -53,6 +70,13 @@ def render_metric(result: MetricResult) -> Answer:
     if len(rows) > MAX_ROWS:
         lines.append(f"… and {len(rows) - MAX_ROWS} more")
     if result.provenance.rows_counted == 0:
-        lines.append("_No rows in this period: is the data loaded, or is the period in the future?_")
-    return Answer(kind="metric", text="\n".join(lines), facts=sheet.facts,
-                  sources=(source_line(result.provenance),), data=result_data(result))
+        lines.append(
+            "_No rows in this period: is the data loaded, or is the period in the future?_"
+        )
+    return Answer(
+        kind="metric",
+        text="\n".join(lines),
+        facts=sheet.facts,
+        sources=(source_line(result.provenance),),
+        data=metric_result_dict(result),
+    )

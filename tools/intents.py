@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class IntentKind(str, Enum):
+class IntentKind(StrEnum):
     METRIC = "metric"  # a figure, optionally grouped, as a series or compared
     PACING = "pacing"  # on track against target?
     WHY = "why"  # what drove a change
@@ -64,16 +64,41 @@ _PERIOD = re.compile(
 )
 _GROUP = re.compile(r"\b(?:by|per|for each|split by|broken down by|across)\s+([a-z_ ]+?)(?:\b|$)")
 _GRAIN = {
-    "daily": "day", "per day": "day", "by day": "day", "each day": "day",
-    "weekly": "week", "per week": "week", "by week": "week", "each week": "week",
-    "monthly": "month", "per month": "month", "by month": "month", "each month": "month",
+    "daily": "day",
+    "per day": "day",
+    "by day": "day",
+    "each day": "day",
+    "weekly": "week",
+    "per week": "week",
+    "by week": "week",
+    "each week": "week",
+    "monthly": "month",
+    "per month": "month",
+    "by month": "month",
+    "each month": "month",
 }
 _DIMENSION_WORDS = {
-    "team": "team", "teams": "team", "rep": "rep", "reps": "rep", "owner": "rep",
-    "manager": "manager", "managers": "manager", "region": "region", "regions": "region",
-    "source": "source", "sources": "source", "origin": "source", "channel": "channel",
-    "channels": "channel", "product": "product", "products": "product", "sector": "sector",
-    "industry": "sector", "segment": "segment", "segments": "segment", "lead type": "lead_type",
+    "team": "team",
+    "teams": "team",
+    "rep": "rep",
+    "reps": "rep",
+    "owner": "rep",
+    "manager": "manager",
+    "managers": "manager",
+    "region": "region",
+    "regions": "region",
+    "source": "source",
+    "sources": "source",
+    "origin": "source",
+    "channel": "channel",
+    "channels": "channel",
+    "product": "product",
+    "products": "product",
+    "sector": "sector",
+    "industry": "sector",
+    "segment": "segment",
+    "segments": "segment",
+    "lead type": "lead_type",
 }
 
 
@@ -94,28 +119,43 @@ def parse_question(text: str, metrics: Sequence[MetricName]) -> Intent:
         r"\b(leads?|prospects?|call)\b", q
     ):
         return Intent(IntentKind.TOP_LEADS, period_text=period_text)
-    asks_where = re.search(r"\b(stuck|bottlenecks?|slow(?:est)?\s+stages?|drop[- ]?offs?|where do)\b", q)
+    asks_where = re.search(
+        r"\b(stuck|bottlenecks?|slow(?:est)?\s+stages?|drop[- ]?offs?|where do)\b", q
+    )
     # "stalled deals" alone is a metric; "where do deals stall?" is a journey question.
     if asks_where or (metric is None and re.search(r"\bstall\w*", q)):
         return Intent(IntentKind.BOTTLENECKS, period_text=period_text)
     if re.search(r"\b(why|what drove|what caused|explain)\b", q):
-        return Intent(IntentKind.WHY, metric=metric, period_text=period_text,
-                      unmatched=None if metric else _leftover(q_wo_period))
+        return Intent(
+            IntentKind.WHY,
+            metric=metric,
+            period_text=period_text,
+            unmatched=None if metric else _leftover(q_wo_period),
+        )
     if re.search(r"\b(on track|on pace|pacing|target|behind|ahead|kpis?)\b", q):
         return Intent(IntentKind.PACING, metric=metric, period_text=period_text)
 
     grain = next((g for phrase, g in _GRAIN.items() if phrase in q), None)
     group_by = _group_by(q) if grain is None else None
     compare = None
-    if re.search(r"\b(last year|year over year|yoy|same period last year)\b", q) and period_text and \
-            "last year" not in period_text:
+    if (
+        re.search(r"\b(last year|year over year|yoy|same period last year)\b", q)
+        and period_text
+        and "last year" not in period_text
+    ):
         compare = "last_year"
     elif re.search(r"\b(vs\.?|versus|compared?|than|change|previous)\b", q):
         compare = "previous"
     if metric is None:
         return Intent(IntentKind.METRIC, period_text=period_text, unmatched=_leftover(q_wo_period))
-    return Intent(IntentKind.METRIC, metric=metric, period_text=period_text, group_by=group_by,
-                  grain=grain, compare=compare)
+    return Intent(
+        IntentKind.METRIC,
+        metric=metric,
+        period_text=period_text,
+        group_by=group_by,
+        grain=grain,
+        compare=compare,
+    )
 
 
 def metric_names(definitions: Iterable[tuple[str, str, Iterable[str]]]) -> tuple[MetricName, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from kpi_engine.catalog.model import MetricDefinition
-from kpi_engine.specs import Comparison, MetricResult, MetricValue, Provenance
+from kpi_engine.specs import Comparison, MetricValue, Provenance
 from tools.answer import Fact
 
 
@@ -26,7 +26,7 @@ class FactSheet:
         return text
 
     def change(self, name: str, metric: MetricDefinition, comparison: Comparison) -> str:
-        """"up 12 (+9.2 %)" or "down 3.1 pp": signs and units follow the metric."""
+        """ "up 12 (+9.2 %)" or "down 3.1 pp": signs and units follow the metric."""
         change = comparison.change
         if change is None:
             return "no comparable figure"
@@ -39,7 +39,9 @@ class FactSheet:
             return "flat"
         text = f"{direction} {magnitude}"
         if comparison.relative_change is not None and comparison.change_unit != "percentage_points":
-            pct = self.number(f"{name}.relative_change", comparison.relative_change, "+.1%", "fraction")
+            pct = self.number(
+                f"{name}.relative_change", comparison.relative_change, "+.1%", "fraction"
+            )
             text += f" ({pct})"
         return text
 
@@ -74,50 +76,3 @@ def source_line(provenance: Provenance) -> str:
         parts.append(f"data up to {provenance.data_freshness:%Y-%m-%d %H:%M} UTC")
     parts.append(f"query {provenance.query_id}")
     return " · ".join(parts)
-
-
-def result_data(result: MetricResult) -> dict[str, object]:
-    """The raw figures of a result, for `--json`: rates as fractions, bounds as ISO strings."""
-
-    def value(v: MetricValue) -> dict[str, object]:
-        out: dict[str, object] = {"value": v.value}
-        if v.group:
-            out["group"] = dict(v.group)
-        if v.bucket is not None:
-            out["bucket"] = v.bucket.isoformat()
-        if v.numerator is not None:
-            out.update(numerator=v.numerator, denominator=v.denominator)
-        if v.extras:
-            out["extras"] = dict(v.extras)
-        if v.baseline is not None:
-            out["baseline"] = v.baseline.value
-        return out
-
-    period = result.request.period
-    data: dict[str, object] = {
-        "metric": result.metric.name,
-        "unit": result.metric.unit,
-        "period": {"label": period.label, "start": period.start.isoformat(),
-                   "end": period.end.isoformat(), "counted_until": period.query_end.isoformat()},
-        "total": value(result.total),
-        "rows": [value(r) for r in result.rows],
-        "provenance": {
-            "timezone": result.provenance.timezone,
-            "filters": [{"dimension": f.dimension, "values": list(f.values)}
-                        for f in result.provenance.filters],
-            "data_freshness": result.provenance.data_freshness.isoformat()
-            if result.provenance.data_freshness else None,
-            "rows_counted": result.provenance.rows_counted,
-            "query_id": result.provenance.query_id,
-        },
-    }
-    if result.comparison is not None:
-        c = result.comparison
-        data["comparison"] = {
-            "baseline_period": {"label": c.baseline_period.label,
-                                "start": c.baseline_period.start.isoformat(),
-                                "end": c.baseline_period.end.isoformat()},
-            "baseline": c.baseline, "change": c.change, "change_unit": c.change_unit,
-            "relative_change": c.relative_change,
-        }
-    return data

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from kpi_engine.errors import KpiUserError, closest
 from tools.answer import Answer, sorry
 from tools.check_targets import check_targets
+from tools.context import ToolContext
 from tools.explain_change import explain_metric_change
 from tools.find_bottlenecks import rank_bottlenecks
-from tools.context import ToolContext
 from tools.get_metric import get_metric
 from tools.intents import Intent, IntentKind, metric_names, parse_question
 from tools.list_metrics import list_metrics
@@ -48,8 +48,14 @@ def answer(ctx: ToolContext, question: str) -> Answer:
 def _metric(ctx: ToolContext, intent: Intent) -> Answer:
     if intent.metric is None:
         return _unknown_metric(ctx, intent)
-    return get_metric(ctx, intent.metric, intent.period_text, group_by=intent.group_by,
-                      grain=intent.grain, compare=intent.compare)
+    return get_metric(
+        ctx,
+        intent.metric,
+        intent.period_text,
+        group_by=intent.group_by,
+        grain=intent.grain,
+        compare=intent.compare,
+    )
 
 
 def _unknown_metric(ctx: ToolContext, intent: Intent) -> Answer:
@@ -73,8 +79,9 @@ def _pacing(ctx: ToolContext, intent: Intent) -> Answer:
 def _why(ctx: ToolContext, intent: Intent) -> Answer:
     if intent.metric is None:
         return _unknown_metric(ctx, intent)
-    return explain_metric_change(ctx, intent.metric, intent.period_text,
-                                 compare=intent.compare or "previous")
+    return explain_metric_change(
+        ctx, intent.metric, intent.period_text, compare=intent.compare or "previous"
+    )
 
 
 def _help(ctx: ToolContext, intent: Intent) -> Answer:

@@ -8,10 +8,10 @@ from bot.cli import ask, db
 from bot.cli import demo as demo_cli
 from bot.cli import importing as importing_cli
 from bot.cli import journey as journey_cli
-from bot.cli import why as why_cli
 from bot.cli import kpis as kpis_cli
 from bot.cli import metrics as metrics_cli
 from bot.cli import scoring as scoring_cli
+from bot.cli import why as why_cli
 
 app = typer.Typer(
     name="kpibot",

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 def ask(
     question: str = typer.Argument(..., help='e.g. "how many leads did we get this week?"'),
     as_user: str | None = typer.Option(None, "--as", help="Ask as this Slack user id or email."),
-    json_out: bool = typer.Option(False, "--json", help="Print the answer and its figures as JSON."),
+    json_out: bool = typer.Option(
+        False, "--json", help="Print the answer and its figures as JSON."
+    ),
 ) -> None:
     """Answer one question and exit (status 1 when it could not be answered)."""
     from bot.console import safe_answer

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.cli.common import engine, print_json, user_errors
+
 if TYPE_CHECKING:
     from kpi_engine.importers import ImportReport
 

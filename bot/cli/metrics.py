@@ -63,6 +63,7 @@ def show_metric(
     from kpi_engine.errors import InvalidInputError
     from kpi_engine.periods import parse_period
     from kpi_engine.query import query
+    from kpi_engine.result_json import metric_result_dict
 
     if grain is not None and grain not in ("day", "week", "month"):
         fail(f"Unknown grain '{grain}'. Use day, week or month.")
@@ -84,7 +85,7 @@ def show_metric(
         result = query(engine(), catalog, metric.name, resolved, grain=grain,
                        group_by=tuple(by), filters=parsed_filters, compare=compare)
     if as_json:
-        print_json(_result_json(result))
+        print_json(metric_result_dict(result))
     else:
         typer.echo(_render(result))
 
@@ -173,52 +174,4 @@ def _metric_json(metric: MetricDefinition) -> dict[str, Any]:
         "format": metric.format, "direction": metric.direction, "time_column": metric.time_column,
         "dimensions": list(metric.dimensions), "public": metric.public,
         "additive": metric.additive,
-    }
-
-
-def _value_json(value: MetricValue) -> dict[str, Any]:
-    out: dict[str, Any] = {"value": value.value}
-    if value.group:
-        out["group"] = dict(value.group)
-    if value.bucket is not None:
-        out["bucket"] = value.bucket.isoformat()
-    if value.numerator is not None or value.denominator is not None:
-        out["numerator"], out["denominator"] = value.numerator, value.denominator
-    if value.extras:
-        out["extras"] = dict(value.extras)
-    if value.baseline is not None:
-        out["baseline"] = value.baseline.value
-    return out
-
-
-def _result_json(result: MetricResult) -> dict[str, Any]:
-    period = result.request.period
-    p = result.provenance
-    comparison = None
-    if result.comparison is not None:
-        c = result.comparison
-        comparison = {
-            "baseline_period": {"label": c.baseline_period.label,
-                                "start": c.baseline_period.start.isoformat(),
-                                "end": c.baseline_period.query_end.isoformat()},
-            "baseline": c.baseline, "change": c.change, "change_unit": c.change_unit,
-            "relative_change": c.relative_change,
-        }
-    return {
-        "metric": result.metric.name, "label": result.metric.label, "unit": result.metric.unit,
-        **_value_json(result.total),
-        "formatted": result.metric.format_value(result.total.value),
-        "period": {"label": period.label, "start": period.start.isoformat(),
-                   "end": period.end.isoformat(), "as_of": period.as_of.isoformat(),
-                   "counted_until": period.query_end.isoformat(), "partial": period.is_partial},
-        "group_by": list(result.request.group_by), "grain": result.request.grain,
-        "comparison": comparison,
-        "rows": [_value_json(row) for row in result.rows],
-        "provenance": {
-            "metric": p.metric, "period_start": p.period_start.isoformat(),
-            "period_end": p.period_end.isoformat(), "timezone": p.timezone,
-            "filters": {f.dimension: list(f.values) for f in p.filters},
-            "data_freshness": p.data_freshness.isoformat() if p.data_freshness else None,
-            "rows_counted": p.rows_counted, "query_id": p.query_id,
-        },
     }

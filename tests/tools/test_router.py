@@ -58,7 +58,7 @@ def test_counts_leads_this_week(ctx: ToolContext, demo_db: tuple[Engine, str]) -
                       a=MONDAY, b=NOW)
     reply = answer(ctx, "how many leads did we get this week?")
     assert reply.ok and reply.kind == "metric"
-    assert reply.data["total"]["value"] == expected
+    assert reply.data["value"] == expected
     assert f"*{int(expected):,}*" in reply.text
     assert reply.data["period"]["start"].startswith("2026-03-09")
     assert "query" in reply.sources[0]
@@ -81,7 +81,7 @@ def test_group_by_team_finds_the_slow_team(ctx: ToolContext) -> None:
 
 def test_conversion_is_a_fraction_in_json_and_a_percent_in_text(ctx: ToolContext) -> None:
     reply = answer(ctx, "conversion last month")
-    value = reply.data["total"]["value"]
+    value = reply.data["value"]
     assert 0 < value < 1
     assert f"{value * 100:.1f} %" in reply.text
 
@@ -105,7 +105,7 @@ def test_ask_json_prints_the_figures(cli_env: None, demo_db: tuple[Engine, str])
     payload = json.loads(result.output)
     expected = scalar(demo_db[0], "SELECT count(*) FROM leads WHERE created_at >= :a AND created_at < :b",
                       a=MONDAY, b=NOW)
-    assert payload["data"]["total"]["value"] == expected
+    assert payload["data"]["value"] == expected
     assert payload["facts"][0]["value"] == expected
 
 

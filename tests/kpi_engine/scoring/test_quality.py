@@ -81,30 +81,28 @@ def test_neutralising_the_top_reason_moves_the_score(trained: TrainingResult, xe
     """Setting the top reason's features to the reference lead's values, through the sklearn
     pipeline itself, lowers the score when the reason raised it (and raises it otherwise)."""
     model = trained.model
-    X = feature_matrix(xeducation, model.specs).iloc[:300]
+    training = feature_matrix(xeducation, model.specs)
+    X = training.iloc[:300]
     scores, reasons = score_frame(model, X)
     encoder = model.scorer.encoder
-    checked = 0
-    for row in range(len(X)):
-        g = int(reasons.group[row, 0])
-        if g < 0:
-            continue
-        group = model.scorer.groups[g]
-        neutral = X.iloc[[row]].copy()
+    # One raw training value per (feature, slot), to write a reference slot back as raw data.
+    examples = {}
+    for spec in model.specs:
+        slots = encoder.slot_codes(spec, training[spec.name])
+        examples[spec.name] = {int(v): training[spec.name].iloc[int(np.argmax(slots == v))]
+                               for v in np.unique(slots)}
+    rows = [row for row in range(len(X)) if reasons.group[row, 0] >= 0]
+    neutral = X.iloc[rows].copy()
+    for position, row in enumerate(rows):
+        group = model.scorer.groups[int(reasons.group[row, 0])]
         for feature, slot in zip(group.features, group.reference, strict=True):
-            spec = model.specs[feature]
-            training = feature_matrix(xeducation, model.specs)[spec.name]
-            codes = encoder.encode(spec, training)
-            codes[np.isnan(codes)] = encoder.n_codes(spec)
-            example = training[codes == slot]
-            neutral[spec.name] = example.iloc[0] if len(example) else None
-        after = model.pipeline.predict_proba(neutral)[0, 1] * 100
-        if reasons.impact[row, 0] > 0:
-            assert after < scores[row]
-        else:
-            assert after > scores[row]
-        checked += 1
-    assert checked > 250
+            name = model.specs[feature].name
+            neutral.iloc[position, neutral.columns.get_loc(name)] = examples[name].get(slot)
+    after = model.pipeline.predict_proba(neutral)[:, 1] * 100
+    raised = reasons.impact[rows, 0] > 0
+    assert np.all(after[raised] < scores[rows][raised])
+    assert np.all(after[~raised] > scores[rows][~raised])
+    assert len(rows) > 250
 
 
 def test_reasons_are_plain_words(trained: TrainingResult, xeducation) -> None:
