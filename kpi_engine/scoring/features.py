@@ -134,7 +134,8 @@ def load_leads(engine: Engine, where: Any, as_of: dt.datetime | None = None) -> 
     """
     with engine.connect() as conn:
         rows = conn.execute(_leads_query(where)).mappings().all()
-        data = pd.DataFrame([dict(r) for r in rows], columns=list(_leads_query(where).selected_columns.keys()))
+        names = list(_leads_query(where).selected_columns.keys())
+        data = pd.DataFrame([dict(r) for r in rows], columns=names)
         counts = _activity_counts(conn, where, as_of)
     attributes = pd.DataFrame.from_records(
         [a if isinstance(a, dict) else {} for a in data.pop("attributes")], index=data.index)
@@ -293,7 +294,7 @@ def _duplicate_of(values: pd.Series, kept: dict[str, pd.Series]) -> str | None:
 
 
 def select_features(frame: LeadFrame, guard: LeakageGuard) -> FeatureSelection:
-    """The features a model trained on `frame` (its labelled leads) may use, and the rest with why."""
+    """The features a model trained on `frame` (its labelled leads) may use; the rest, with why."""
     labelled = frame.labelled.to_numpy()
     label = frame.label[labelled]
     n = int(labelled.sum())
@@ -335,7 +336,7 @@ def select_features(frame: LeadFrame, guard: LeakageGuard) -> FeatureSelection:
 
 
 def feature_matrix(frame: LeadFrame | pd.DataFrame, specs: Sequence[FeatureSpec]) -> pd.DataFrame:
-    """The model input: one column per spec, floats for numbers and text (or None) for categories."""
+    """The model input: one column per spec; floats for numbers, text (or None) for categories."""
     data = frame.data if isinstance(frame, LeadFrame) else frame
     out: dict[str, pd.Series] = {}
     for spec in specs:
