@@ -18,7 +18,7 @@ from bot.cli import app
 from kpi_engine.config import EngineSettings, get_settings
 from kpi_engine.demo import seed_demo
 from tests.databases import migrated_engine
-from tools.context import ToolContext
+from tools.context import ToolContext, Viewer
 from tools.router import answer
 
 NOW = dt.datetime(2026, 3, 12, 15, 0)  # a Thursday
@@ -176,3 +176,49 @@ def test_where_deals_get_stuck_finds_the_planted_stall(ctx: ToolContext) -> None
 def test_top_leads_need_a_model_first(ctx: ToolContext) -> None:
     reply = answer(ctx, "my top leads?")
     assert not reply.ok and "kpibot train" in reply.text
+
+
+@pytest.fixture(scope="module")
+def scored_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A demo CRM of its own with a trained model and scored open leads."""
+    from kpi_engine.scoring.guard import LeakageGuard
+    from kpi_engine.scoring.score import score_open_leads
+    from kpi_engine.scoring.train import train_model
+
+    directory = tmp_path_factory.mktemp("scored")
+    with migrated_engine("sqlite", directory) as engine:
+        seed_demo(engine, today=NOW.date(), seed=42)
+        now = NOW.replace(tzinfo=dt.UTC)
+        train_model(engine, directory / "models", now, LeakageGuard.default())
+        score_open_leads(engine, now)
+        yield str(engine.url)
+
+
+def _owners(reply_data: dict) -> set[str]:
+    return {lead["owner"] for lead in reply_data["leads"]}
+
+
+def test_top_leads_follow_who_is_asking(scored_db: str) -> None:
+    engine_url = scored_db
+    settings = EngineSettings(database_url=engine_url, now=NOW)
+    anonymous = answer(ToolContext.from_settings(settings), "my top leads?")
+    assert anonymous.ok and len(anonymous.data["leads"]) == 10
+    scores = [lead["score"] for lead in anonymous.data["leads"]]
+    assert scores == sorted(scores, reverse=True)
+    with ToolContext.from_settings(settings).engine.connect() as conn:
+        rep = conn.execute(text("SELECT r.slack_user_id, r.name, t.name FROM reps r JOIN teams t "
+                                "ON t.id = r.team_id WHERE r.role = 'rep' ORDER BY r.id")).first()
+        manager = conn.execute(text("SELECT r.slack_user_id, t.name FROM reps r JOIN teams t "
+                                    "ON t.id = r.team_id WHERE r.role = 'manager' ORDER BY r.id")).first()
+        team_members = {row[0] for row in conn.execute(
+            text("SELECT r.name FROM reps r JOIN teams t ON t.id = r.team_id WHERE t.name = :t"),
+            {"t": manager[1]})}
+    mine = answer(ToolContext.from_settings(settings, Viewer(slack_user_id=rep[0])), "my top leads")
+    assert mine.ok and _owners(mine.data) == {rep[1]}
+    assert "your own" in mine.text
+    team = answer(ToolContext.from_settings(settings, Viewer(slack_user_id=manager[0])),
+                  "top leads for my team")
+    assert team.ok and _owners(team.data) <= team_members
+    for lead in mine.data["leads"]:
+        assert lead["reasons"], "every scored lead carries its reasons"
+        assert lead["reasons"][0]["text"] in mine.text
