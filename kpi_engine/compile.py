@@ -10,6 +10,10 @@ How a request becomes SQL:
    windows' date ranges are OR-ed into WHERE on the *bare* time column so indexes are used.
 3. Series bucket by the local (workspace time zone) day / week / month of the time column;
    group-by and filters reach dimensions through LEFT joins (deals → reps → teams ...).
+   When every leaf of a table is additive, its totals are folded from the group rows
+   (`Scan.combine`) instead of a second scan; medians, averages and the like keep one.
+4. Freshness (the latest time among the rows counted) is an uncorrelated scalar subquery:
+   one seek down the time index rather than a max() over every row.
 
 The statements are plain Core `Select`s; `kpi_engine.query` runs them and composes the figures.
 """
