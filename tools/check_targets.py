@@ -30,14 +30,16 @@ def check_targets(
     metric: str | None = None,
     period: str | None = None,
     *,
-    scopes: str = "overall_first",
+    scope: tuple[str, str] | None = None,
 ) -> Answer:
-    """KPI status for one metric (all scopes) or for every KPI (overall scope only)."""
+    """KPI status for one metric (all scopes, or only `scope`) or every KPI (overall only)."""
     wanted = ctx.catalog.metric(metric).name if metric else None
     definitions = load_kpis(ctx.catalog, ctx.settings.targets_dir)
     board = kpi_board(ctx.engine, ctx.catalog, definitions, ctx.clock, ctx.calendar, period)
     statuses = [s for s in board.statuses if wanted is None or s.metric == wanted]
-    if wanted is None:
+    if scope is not None:  # ("team", "West"): that team's or rep's own target only
+        statuses = [s for s in statuses if (s.scope.kind, s.scope.name) == scope]
+    elif wanted is None:
         statuses = [s for s in statuses if s.scope.kind == "overall"]
     if not statuses:
         if wanted is None:

@@ -43,7 +43,8 @@ def render_metric(result: MetricResult) -> Answer:
     sheet = FactSheet()
     period = result.request.period
     total = sheet.value(metric.name, metric, result.total.value)
-    lines = [f"*{metric.label}* — {period.label}: *{total}*"]
+    scope = "".join(f" — {f.dimension} {' or '.join(f.values)}" for f in result.request.filters)
+    lines = [f"*{metric.label}*{scope} — {period.label}: *{total}*"]
     missing = result.total.extra("missing")
     if missing:
         lines[0] += f" ({sheet.number(metric.name + '.missing', missing)} not reached yet)"

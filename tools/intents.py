@@ -8,7 +8,7 @@ router asks back with the closest metric names rather than guessing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -39,6 +39,8 @@ class Intent:
     group_by: str | None = None
     grain: str | None = None
     compare: str | None = None  # "previous" | "last_year"
+    # Dimension values named in the question: (("source", "LinkedIn"),).
+    filters: tuple[tuple[str, str], ...] = ()
     # Words that looked like a metric but matched none, for the "did you mean" reply.
     unmatched: str | None = None
 
@@ -102,9 +104,11 @@ _DIMENSION_WORDS = {
 }
 
 
-def parse_question(text: str, metrics: Sequence[MetricName]) -> Intent:
-    """Classify `text` and pull out the metric, period, grouping and comparison it names."""
+def parse_question(text: str, metrics: Sequence[MetricName],
+                   values: Mapping[str, Sequence[str]] | None = None) -> Intent:
+    """Classify `text` and pull out the metric, period, grouping, filters and comparison."""
     q = " ".join(text.lower().replace("?", " ").split())
+    filters, q = _filters(q, values or {})
     period_match = _PERIOD.search(q)
     period_text = period_match.group(1) if period_match else None
     # Period words must not be read as a metric ("last week's deals" is about deals).
@@ -133,7 +137,7 @@ def parse_question(text: str, metrics: Sequence[MetricName]) -> Intent:
             unmatched=None if metric else _leftover(q_wo_period),
         )
     if re.search(r"\b(on track|on pace|pacing|target|behind|ahead|kpis?)\b", q):
-        return Intent(IntentKind.PACING, metric=metric, period_text=period_text)
+        return Intent(IntentKind.PACING, metric=metric, period_text=period_text, filters=filters)
 
     grain = next((g for phrase, g in _GRAIN.items() if phrase in q), None)
     group_by = _group_by(q) if grain is None else None
@@ -154,6 +158,7 @@ def parse_question(text: str, metrics: Sequence[MetricName]) -> Intent:
         period_text=period_text,
         group_by=group_by,
         grain=grain,
+        filters=filters,
         compare=compare,
     )
 
@@ -177,6 +182,24 @@ def _match_metric(q: str, metrics: Sequence[MetricName]) -> str | None:
                     best = (len(phrase), metric.name)
                 break  # phrases are sorted longest first
     return best[1] if best else None
+
+
+def _filters(q: str, values: Mapping[str, Sequence[str]]
+             ) -> tuple[tuple[tuple[str, str], ...], str]:
+    """Dimension values the question names, longest first, and the question without them.
+
+    "win rate for team West" filters team = West; the value is then removed so that a value
+    that doubles as a word ("Referral") is not read as a metric or a period as well.
+    """
+    found: list[tuple[str, str]] = []
+    candidates = sorted(((dim, v) for dim, vs in values.items() for v in vs),
+                        key=lambda item: -len(item[1]))
+    for dimension, value in candidates:
+        pattern = rf"\b{re.escape(value.lower())}\b"
+        if re.search(pattern, q) and all(d != dimension for d, _ in found):
+            found.append((dimension, value))
+            q = re.sub(pattern, " ", q)
+    return tuple(found), " ".join(q.split())
 
 
 def _group_by(q: str) -> str | None:

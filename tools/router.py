@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 
 from kpi_engine.errors import KpiUserError, closest
+from kpi_engine.specs import Filter
 from tools.answer import Answer, sorry
 from tools.check_targets import check_targets
 from tools.context import ToolContext
@@ -37,7 +38,7 @@ HELP = (
 
 def answer(ctx: ToolContext, question: str) -> Answer:
     """Answer `question`; user mistakes come back as a helpful answer, never an exception."""
-    intent = parse_question(question, metric_names(ctx.metric_phrases))
+    intent = parse_question(question, metric_names(ctx.metric_phrases), ctx.dimension_values)
     handler = _HANDLERS.get(intent.kind, _metric)
     try:
         return handler(ctx, intent)
@@ -48,6 +49,7 @@ def answer(ctx: ToolContext, question: str) -> Answer:
 def _metric(ctx: ToolContext, intent: Intent) -> Answer:
     if intent.metric is None:
         return _unknown_metric(ctx, intent)
+    filters = tuple(Filter(dimension, (value,)) for dimension, value in intent.filters)
     return get_metric(
         ctx,
         intent.metric,
@@ -55,6 +57,7 @@ def _metric(ctx: ToolContext, intent: Intent) -> Answer:
         group_by=intent.group_by,
         grain=intent.grain,
         compare=intent.compare,
+        filters=filters,
     )
 
 
@@ -73,7 +76,8 @@ def _unknown_metric(ctx: ToolContext, intent: Intent) -> Answer:
 
 
 def _pacing(ctx: ToolContext, intent: Intent) -> Answer:
-    return check_targets(ctx, intent.metric, intent.period_text)
+    scope = next(((d, v) for d, v in intent.filters if d in ("team", "rep")), None)
+    return check_targets(ctx, intent.metric, intent.period_text, scope=scope)
 
 
 def _why(ctx: ToolContext, intent: Intent) -> Answer:

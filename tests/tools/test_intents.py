@@ -57,3 +57,22 @@ def test_stalled_deals_is_a_metric_but_where_they_stall_is_a_journey_question() 
     metrics = metric_names([("stalled_deals", "Stalled deals", ["stuck deals"])])
     assert parse_question("stalled deals by rep", metrics).kind is IntentKind.METRIC
     assert parse_question("where do deals stall?", metrics).kind is IntentKind.BOTTLENECKS
+
+
+VALUES = {"team": ["West", "North"], "source": ["LinkedIn", "Referral", "Organic Search"],
+          "rep": ["Owen Fairbanks"]}
+
+
+@pytest.mark.parametrize(
+    ("question", "metric", "filters", "group_by"),
+    [
+        ("how's conversion for LinkedIn this week?", "lead_conversion_rate", (("source", "LinkedIn"),), None),
+        ("win rate for team west by rep", "win_rate", (("team", "West"),), "rep"),
+        ("organic search leads by team", "leads_created", (("source", "Organic Search"),), "team"),
+        ("deals won by Owen Fairbanks in March", "deals_won", (("rep", "Owen Fairbanks"),), None),
+        ("win rate by team", "win_rate", (), "team"),  # "team" alone names no value
+    ],
+)
+def test_reads_dimension_values_as_filters(question, metric, filters, group_by) -> None:
+    intent = parse_question(question, METRICS + metric_names([("deals_won", "Deals won", [])]), VALUES)
+    assert (intent.metric, intent.filters, intent.group_by) == (metric, filters, group_by)

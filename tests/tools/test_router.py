@@ -222,3 +222,13 @@ def test_top_leads_follow_who_is_asking(scored_db: str) -> None:
     for lead in mine.data["leads"]:
         assert lead["reasons"], "every scored lead carries its reasons"
         assert lead["reasons"][0]["text"] in mine.text
+
+
+def test_a_named_team_filters_the_figure(ctx: ToolContext, demo_db: tuple[Engine, str]) -> None:
+    reply = answer(ctx, "win rate for team West this month")
+    won, closed = (scalar(demo_db[0], "SELECT count(*) FROM deals d JOIN reps r ON r.id = d.owner_id "
+                          "JOIN teams t ON t.id = r.team_id WHERE t.name = 'West' AND d.closed_at >= :a "
+                          f"AND d.closed_at < :b{extra}", a=dt.datetime(2026, 3, 1), b=NOW)
+                   for extra in (" AND d.is_won", ""))
+    assert reply.ok and reply.data["value"] == pytest.approx(won / closed)
+    assert "team West" in reply.text and "team = West" in reply.sources[0]
