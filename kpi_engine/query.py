@@ -6,6 +6,7 @@ combines the few aggregate numbers it returns: ratios, derived arithmetic, compa
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import math
@@ -31,6 +32,7 @@ from kpi_engine.compile import (
     Plan,
     compile_request,
 )
+from kpi_engine.dimension_values import resolve_filters
 from kpi_engine.periods import Period
 from kpi_engine.specs import (
     NONE_LABEL,
@@ -58,6 +60,10 @@ def query(engine: Engine, catalog: Catalog, metric: str, period: Period, *,
 
 def run(engine: Engine, catalog: Catalog, request: MetricRequest) -> tuple[MetricResult, ...]:
     """Answer `request`: one result per requested metric, in request order."""
+    if request.filters:
+        with engine.connect() as connection:
+            filters = resolve_filters(connection, request.filters)
+        request = dataclasses.replace(request, filters=filters)
     plan = compile_request(request, catalog, engine.dialect.name)
     texts: list[str] = []
     outputs: list[list[Mapping[str, Any]]] = []

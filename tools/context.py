@@ -5,25 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from kpi_engine.calendar import Calendar
 from kpi_engine.catalog import Catalog, load_catalog
 from kpi_engine.clock import Clock, clock_from_settings
 from kpi_engine.config import EngineSettings
-from kpi_engine.db.models import Lead, Product, Rep, Team
 from kpi_engine.db.session import make_engine
+from kpi_engine.dimension_values import known_values
 from kpi_engine.periods import Period, parse_period
 
 DEFAULT_PERIOD = "this month"
-# The dimension values a question may name ("for team West", "LinkedIn leads"), and where
-# they live; values shorter than this are too likely to match ordinary words.
-_VALUE_COLUMNS = {
-    "team": Team.name, "region": Team.region, "rep": Rep.name,
-    "source": Lead.source, "product": Product.name,
-}
+# Dimensions whose values a question may name ("for team West", "LinkedIn leads"); values
+# shorter than this are too likely to match ordinary words.
+_QUESTION_DIMENSIONS = ("team", "region", "rep", "source", "product")
 _MIN_VALUE_LENGTH = 3
-_MAX_VALUES = 500
 
 
 @dataclass(frozen=True)
@@ -67,10 +63,6 @@ class ToolContext:
     @cached_property
     def dimension_values(self) -> dict[str, tuple[str, ...]]:
         """Known values per dimension, read once, for recognising filters in questions."""
-        values: dict[str, tuple[str, ...]] = {}
         with self.engine.connect() as conn:
-            for dimension, column in _VALUE_COLUMNS.items():
-                found = conn.execute(select(column).distinct().where(column.is_not(None))
-                                     .limit(_MAX_VALUES)).scalars()
-                values[dimension] = tuple(v for v in found if len(v) >= _MIN_VALUE_LENGTH)
-        return values
+            found = {d: known_values(conn, d) or () for d in _QUESTION_DIMENSIONS}
+        return {d: tuple(v for v in vs if len(v) >= _MIN_VALUE_LENGTH) for d, vs in found.items()}
