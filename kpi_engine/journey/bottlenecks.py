@@ -56,6 +56,9 @@ OVER_REPRESENTED = 1.5
 NOTABLE_HANDOFFS = 0.25
 LEAD_DIMENSIONS = ("team", "rep", "source")
 
+# When the average excess per item exceeds this many medians, the explanation names the tail.
+LONG_TAIL_FACTOR = 3.0
+
 
 @dataclass(frozen=True)
 class _Candidate:
@@ -423,6 +426,11 @@ def _facts(
             f"{'steps' if entity == 'case' else plural(entity)}"
             f"{trend_text(c.median_hours, c.baseline_median_hours)}"
         )
+        excess_each = c.impact_hours / c.items if c.items else 0.0
+        if c.median_hours is not None and excess_each > LONG_TAIL_FACTOR * c.median_hours:
+            # A short median with a large impact: the cost is in the long tail; say so.
+            facts.append(f"the slow ones dominate: on average {hours_text(excess_each)} of extra "
+                         f"wait per {'step' if entity == 'case' else entity}")
         if _notable(top, c):
             facts.append(
                 f"{percent_text(top.share)} of the extra wait is in "

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from kpi_engine.importers import import_event_log
 from kpi_engine.journey import analyze_journey, find_bottlenecks
+from kpi_engine.journey.explain import hours_text
 from tests.conftest import DATA_DIR
 from tests.databases import BACKENDS, migrated_engine
 
@@ -137,3 +138,6 @@ def test_bpic2012_ranking_surfaces_the_known_long_waits(logs_db: Engine) -> None
     assert top.impact_hours > 0 and top.explanation.startswith(top.step)
     assert [b.rank for b in report.bottlenecks] == [1, 2, 3]
     assert report.dimension == "resource"
+    # Minutes at the median but a huge impact: the explanation must say the tail is the cost.
+    assert top.median_hours < 1
+    assert f"on average {hours_text(top.impact_hours / top.items)} of extra wait" in top.explanation
