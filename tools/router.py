@@ -6,7 +6,6 @@ kind of question the agent can answer has a deterministic path here.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from kpi_engine.errors import KpiUserError, closest
@@ -20,8 +19,6 @@ from tools.get_metric import get_metric
 from tools.intents import Intent, IntentKind, metric_names, parse_question
 from tools.list_metrics import list_metrics
 from tools.top_leads import rank_leads
-
-log = logging.getLogger(__name__)
 
 HELP = (
     "Ask me about your KPIs, for example:\n"
