@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from sqlalchemy import Engine
@@ -15,6 +15,11 @@ from kpi_engine.config import EngineSettings, get_settings
 from kpi_engine.db.session import make_engine
 from kpi_engine.errors import KpiUserError
 
+if TYPE_CHECKING:
+    from kpi_engine.calendar import Calendar
+    from kpi_engine.catalog import Catalog
+    from kpi_engine.clock import Clock
+
 
 def settings() -> EngineSettings:
     return get_settings()
@@ -22,6 +27,27 @@ def settings() -> EngineSettings:
 
 def engine() -> Engine:
     return make_engine(settings().database_url)
+
+
+def calendar() -> Calendar:
+    """The workspace calendar; InvalidInputError for a bad KPIBOT_TIMEZONE."""
+    from kpi_engine.calendar import Calendar
+
+    return Calendar.from_settings(settings())
+
+
+def clock() -> Clock:
+    """The clock every command reads "now" from (frozen by KPIBOT_NOW)."""
+    from kpi_engine.clock import clock_from_settings
+
+    return clock_from_settings(settings().now, calendar().timezone.key)
+
+
+def catalog() -> Catalog:
+    """The built-in metrics plus KPIBOT_METRICS_DIR."""
+    from kpi_engine.catalog import load_catalog
+
+    return load_catalog(settings().metrics_dir)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfoNotFoundError
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli.common import fail, settings, user_errors
-from kpi_engine.clock import clock_from_settings
+from bot.cli.common import clock, fail, settings, user_errors
 from kpi_engine.config import get_settings
 from kpi_engine.db.session import make_engine
-from kpi_engine.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from kpi_engine.demo import DemoSummary
@@ -63,7 +59,7 @@ def _seed(url: str, seed: int, force: bool) -> DemoSummary:
     try:
         migrate.upgrade(engine)
         summary = seed_demo(
-            engine, today=_today(config.now, config.timezone), seed=seed,
+            engine, today=clock().now().date(), seed=seed,
             timezone=config.timezone, fiscal_year_start_month=config.fiscal_year_start_month,
             force=force,
         )
@@ -86,7 +82,7 @@ def _train_and_score(url: str) -> None:
 
     config = settings()
     engine = make_engine(url)
-    now = clock_from_settings(config.now, config.timezone).now()
+    now = clock().now()
     typer.echo("Training the lead-scoring model on the demo history…")
     try:
         with user_errors():
@@ -96,16 +92,6 @@ def _train_and_score(url: str) -> None:
         engine.dispose()
     typer.echo(f"Model version {result.version_id} ({result.estimator}): held-out AUC "
                f"{result.test_quality.auc:.3f}; {scored.scored:,} open leads scored.")
-
-
-def _today(now: dt.datetime | None, timezone: str) -> dt.date:
-    """The clock's date in the workspace time zone (KPIBOT_NOW when set)."""
-    try:
-        return clock_from_settings(now, timezone).now().date()
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInputError(
-            f"Unknown time zone '{timezone}' (KPIBOT_TIMEZONE); use e.g. Europe/Paris."
-        ) from None
 
 
 def register(app: typer.Typer) -> None:

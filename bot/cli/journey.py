@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from bot.cli.common import engine, print_json, settings, user_errors
+from bot.cli.common import calendar, clock, engine, print_json, user_errors
 
 PROCESS_HELP = "Process: deals, leads or an imported event log (default: deals, or the only one)."
 PERIOD_HELP = "e.g. 'last 30 days', 'Q1 2012', 'since March 1' (default: all data)."
@@ -21,14 +21,10 @@ def register(app: typer.Typer) -> None:
 
 def _context(period: str | None) -> tuple[Any, Any]:
     """The clock and the parsed period (None for all data)."""
-    from kpi_engine.calendar import Calendar
-    from kpi_engine.clock import clock_from_settings
     from kpi_engine.periods import parse_period
 
-    config = settings()
-    clock = clock_from_settings(config.now, config.timezone)
-    resolved = parse_period(period, clock, Calendar.from_settings(config)) if period else None
-    return clock, resolved
+    workspace_clock = clock()
+    return workspace_clock, parse_period(period, workspace_clock, calendar()) if period else None
 
 
 def journey(

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from bot.cli.common import engine, print_json, settings, user_errors
+from bot.cli.common import calendar, catalog, clock, engine, print_json, settings, user_errors
 
 target_app = typer.Typer(help="KPI targets.", no_args_is_help=True)
 
@@ -25,19 +25,13 @@ def kpis(
 ) -> None:
     """Each KPI with its actual, target, status and projected end-of-period value."""
     # Engine imports stay inside the command so `kpibot --help` starts fast.
-    from kpi_engine.calendar import Calendar
-    from kpi_engine.catalog import load_catalog
-    from kpi_engine.clock import clock_from_settings
     from kpi_engine.targets import kpi_board, load_kpis
 
     with user_errors():
-        config = settings()
-        calendar = Calendar.from_settings(config)
-        clock = clock_from_settings(config.now, config.timezone)
-        catalog = load_catalog(config.metrics_dir)
-        definitions = load_kpis(catalog, config.targets_dir)
-        board = kpi_board(engine(), catalog, definitions, clock, calendar, period)
-        formats = {m.name: m for m in catalog.metrics}
+        metrics = catalog()
+        definitions = load_kpis(metrics, settings().targets_dir)
+        board = kpi_board(engine(), metrics, definitions, clock(), calendar(), period)
+        formats = {m.name: m for m in metrics.metrics}
     if as_json:
         print_json({"kpis": [_status_json(s, board.periods[s.metric]) for s in board.statuses]})
         return
@@ -67,9 +61,6 @@ def set_target(
     as_json: bool = typer.Option(False, "--json", help="Print the stored target as JSON."),
 ) -> None:
     """Set (insert or replace) the target of a metric for one period, overall or per team/rep."""
-    from kpi_engine.calendar import Calendar
-    from kpi_engine.catalog import load_catalog
-    from kpi_engine.clock import clock_from_settings
     from kpi_engine.errors import InvalidInputError
     from kpi_engine.periods import parse_period
     from kpi_engine.targets import load_kpis
@@ -78,20 +69,17 @@ def set_target(
     with user_errors():
         if team is not None and rep is not None:
             raise InvalidInputError("Give --team or --rep, not both.")
-        config = settings()
-        calendar = Calendar.from_settings(config)
-        clock = clock_from_settings(config.now, config.timezone)
-        catalog = load_catalog(config.metrics_dir)
-        definitions = load_kpis(catalog, config.targets_dir)
-        name = catalog.metric(metric).name
+        metrics = catalog()
+        definitions = load_kpis(metrics, settings().targets_dir)
+        name = metrics.metric(metric).name
         kpi = next((k for k in definitions if k.metric == name), None)
-        resolved = parse_period(period or f"this {kpi.period if kpi else 'month'}", clock,
-                                calendar)
+        resolved = parse_period(period or f"this {kpi.period if kpi else 'month'}", clock(),
+                                calendar())
         target = write_target(
-            engine(), catalog, name, value, resolved, team=team, rep=rep,
+            engine(), metrics, name, value, resolved, team=team, rep=rep,
             at_risk_band=at_risk_band, owner=owner, kpis=definitions,
         )
-        definition = catalog.metric(name)
+        definition = metrics.metric(name)
     if as_json:
         print_json({
             "metric": target.metric, "value": target.value, "scope": _scope_json(target.scope),

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bot.cli.common import engine, fail, print_json, settings, user_errors
+from bot.cli.common import calendar, catalog, clock, engine, fail, print_json, user_errors
 
 if TYPE_CHECKING:
     from kpi_engine.catalog import Catalog, MetricDefinition
@@ -23,20 +23,14 @@ def register(app: typer.Typer) -> None:
     app.command("metric")(show_metric)
 
 
-def _catalog() -> Catalog:
-    from kpi_engine.catalog import load_catalog
-
-    return load_catalog(settings().metrics_dir)
-
-
 def list_metrics(
     as_json: bool = typer.Option(False, "--json", help="Print the catalog as JSON."),
     show_all: bool = typer.Option(False, "--all", help="Include private base metrics."),
 ) -> None:
     """List the metrics you can ask about."""
     with user_errors():
-        catalog = _catalog()
-    metrics = [m for m in catalog.metrics if m.public or show_all]
+        metrics_catalog = catalog()
+    metrics = [m for m in metrics_catalog.metrics if m.public or show_all]
     if as_json:
         print_json([_metric_json(m) for m in metrics])
         return
@@ -58,9 +52,6 @@ def show_metric(
     as_json: bool = typer.Option(False, "--json", help="Raw numbers, bounds and provenance."),
 ) -> None:
     """Compute one metric over a period."""
-    from kpi_engine.calendar import Calendar
-    from kpi_engine.clock import clock_from_settings
-    from kpi_engine.errors import InvalidInputError
     from kpi_engine.periods import parse_period
     from kpi_engine.query import query
     from kpi_engine.result_json import metric_result_dict
@@ -70,19 +61,13 @@ def show_metric(
     if compare is not None and compare.replace("_", "-") not in ("previous", "last-year"):
         fail(f"Unknown comparison '{compare}'. Use previous or last-year.")
     with user_errors():
-        config = settings()
-        try:
-            calendar = Calendar.from_settings(config)
-        except Exception as error:  # a bad KPIBOT_TIMEZONE and the like
-            raise InvalidInputError(f"Bad calendar settings: {error}") from None
-        clock = clock_from_settings(config.now, str(calendar.timezone))
-        catalog = _catalog()
-        metric = catalog.metric(name)
+        metrics_catalog = catalog()
+        metric = metrics_catalog.metric(name)
         for dim in by:
-            catalog.dimension(dim, metric)
-        parsed_filters = _parse_filters(filters, catalog, metric)
-        resolved = parse_period(period, clock, calendar)
-        result = query(engine(), catalog, metric.name, resolved, grain=grain,
+            metrics_catalog.dimension(dim, metric)
+        parsed_filters = _parse_filters(filters, metrics_catalog, metric)
+        resolved = parse_period(period, clock(), calendar())
+        result = query(engine(), metrics_catalog, metric.name, resolved, grain=grain,
                        group_by=tuple(by), filters=parsed_filters, compare=compare)
     if as_json:
         print_json(metric_result_dict(result))

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from bot.cli.common import engine, fail, print_json, settings, user_errors
+from bot.cli.common import clock, engine, fail, print_json, settings, user_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -18,10 +18,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _now() -> dt.datetime:
-    from kpi_engine.clock import clock_from_settings
-
-    config = settings()
-    return clock_from_settings(config.now, config.timezone).now()
+    return clock().now()
 
 
 def train(

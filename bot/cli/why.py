@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bot.cli.common import engine, print_json, settings, user_errors
+from bot.cli.common import calendar, catalog, clock, engine, print_json, user_errors
 
 if TYPE_CHECKING:
     from kpi_engine.catalog import MetricDefinition
@@ -28,9 +28,6 @@ def why(
 ) -> None:
     """Explain a change: contributions by dimension; mix vs rate effects for ratio metrics."""
     # Engine imports stay inside the command so `kpibot --help` starts fast.
-    from kpi_engine.calendar import Calendar
-    from kpi_engine.catalog import load_catalog
-    from kpi_engine.clock import clock_from_settings
     from kpi_engine.drivers import explain_change
     from kpi_engine.errors import InvalidInputError
     from kpi_engine.periods import parse_period
@@ -40,15 +37,12 @@ def why(
             raise InvalidInputError(
                 f"Unknown --compare '{compare}': use one of {', '.join(COMPARE_OPTIONS)}."
             )
-        config = settings()
-        calendar = Calendar.from_settings(config)
-        clock = clock_from_settings(config.now, config.timezone)
-        resolved = parse_period(period, clock, calendar)
-        catalog = load_catalog(config.metrics_dir)
+        resolved = parse_period(period, clock(), calendar())
+        metrics = catalog()
         explanation = explain_change(
-            engine(), catalog, name, resolved, compare=compare, dimensions=by or None
+            engine(), metrics, name, resolved, compare=compare, dimensions=by or None
         )
-        definition = catalog.metric(explanation.metric)
+        definition = metrics.metric(explanation.metric)
     if as_json:
         print_json(_as_json(explanation))
     else:

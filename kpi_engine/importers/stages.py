@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Table, insert, select, update
 
 from kpi_engine.db.models import Process, StageEvent
 from kpi_engine.errors import InvalidInputError
 from kpi_engine.importers.report import TableCounts
-from kpi_engine.importers.writing import chunks, bulk_insert, delete_ids, same_value
+from kpi_engine.importers.writing import bulk_insert, delete_ids, same_value, update_by_id
 
 PROCESSES: Table = Process.__table__  # type: ignore[assignment]
 STAGE_EVENTS: Table = StageEvent.__table__  # type: ignore[assignment]
@@ -91,12 +91,5 @@ def sync_events(
             to_update.append({"b_id": current["id"], **{f"b_{c}": event[c] for c in EVENT_COLUMNS}})
     deleted = delete_ids(conn, STAGE_EVENTS, (r["id"] for r in existing.values()))
     bulk_insert(conn, STAGE_EVENTS, to_insert)
-    if to_update:
-        statement = (
-            update(STAGE_EVENTS)
-            .where(STAGE_EVENTS.c.id == bindparam("b_id"))
-            .values({c: bindparam(f"b_{c}") for c in EVENT_COLUMNS})
-        )
-        for chunk in chunks(to_update):
-            conn.execute(statement, chunk)
+    update_by_id(conn, STAGE_EVENTS, to_update, EVENT_COLUMNS)
     return TableCounts("stage_events", len(to_insert), len(to_update), unchanged, deleted)

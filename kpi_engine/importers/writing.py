@@ -75,14 +75,7 @@ def upsert(
             to_update.append({"b_id": current["id"], **{f"b_{c}": row[c] for c in compared}})
     for chunk in chunks(to_insert):
         conn.execute(insert(table), chunk)
-    if to_update:
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values({c: bindparam(f"b_{c}") for c in compared})
-        )
-        for chunk in chunks(to_update):
-            conn.execute(statement, chunk)
+    update_by_id(conn, table, to_update, compared)
     ids = {
         tuple(r[k] for k in key): r["id"]
         for r in conn.execute(select(table.c.id, *[table.c[k] for k in key]).where(scope))
@@ -91,6 +84,20 @@ def upsert(
     return UpsertResult(
         TableCounts(str(table.name), len(to_insert), len(to_update), unchanged), ids
     )
+
+
+def update_by_id(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
+                 columns: Sequence[str]) -> None:
+    """Update `columns` of many rows by id; each row holds `b_id` and a `b_<column>` value."""
+    if not rows:
+        return
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values({c: bindparam(f"b_{c}") for c in columns})
+    )
+    for chunk in chunks(rows):
+        conn.execute(statement, chunk)
 
 
 def same_value(stored: Any, new: Any) -> bool:
