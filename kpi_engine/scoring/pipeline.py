@@ -6,8 +6,9 @@ its own code when at least `MIN_CATEGORY_COUNT` training leads have it (the rest
 Missing stays missing. Then:
 
 - ``gradient_boosting``: HistGradientBoosting on the codes (categories native), with
-  interaction constraints so that only features of one reason group (web engagement)
-  combine. The model is a sum of one function per group.
+  interaction constraints so that only features of one reason group (`REASON_GROUPS` in
+  features.py: web engagement, last activity and profile, origin and industry) combine.
+  The model is a sum of one function per group.
 - ``logistic_regression``: one-hot codes and an L2 logistic regression: a sum of one
   step function per feature.
 
@@ -32,10 +33,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from kpi_engine.scoring.features import FeatureSpec
+from kpi_engine.scoring.grid import MAX_CATEGORIES, MIN_CATEGORY_COUNT, NUMBER_BINS
 
-NUMBER_BINS = 32
-MIN_CATEGORY_COUNT = 10
-MAX_CATEGORIES = 60
 SEED = 0
 CANDIDATES = ("gradient_boosting", "logistic_regression")
 

@@ -20,6 +20,8 @@ from kpi_engine.scoring.scorer import CompiledScorer, GroupTable
 TOP_REASONS = 3
 # Contributions smaller than this (log-odds) do not move a score enough to mention.
 MIN_IMPACT = 0.05
+# A group's reason names at most this many of its members.
+TOP_MEMBERS = 2
 
 
 @dataclass(frozen=True)
@@ -123,32 +125,59 @@ def build_reason_book(scorer: CompiledScorer, facts: list[FeatureFacts],
             texts.extend(_feature_phrases(scorer, group.features[0], facts[group.features[0]],
                                           base_rate, group.values))
             continue
-        per_feature = [_feature_phrases(scorer, i, facts[i], base_rate) for i in group.features]
+        # Each member said both ways: the conversion rate is only quoted when it agrees
+        # with the direction the member moves the score in.
+        per_feature = [(_feature_phrases(scorer, i, facts[i], base_rate, -1.0),
+                        _feature_phrases(scorer, i, facts[i], base_rate, 1.0))
+                       for i in group.features]
         texts.extend(_group_phrases(group, per_feature))
     return ReasonBook(np.array(texts, dtype=object), np.array(offsets, dtype=np.int64))
 
 
-def _feature_phrases(scorer: CompiledScorer, i: int, facts: FeatureFacts,
-                     base_rate: float, directions: np.ndarray | None = None) -> list[str]:
+def _feature_phrases(scorer: CompiledScorer, i: int, facts: FeatureFacts, base_rate: float,
+                     directions: np.ndarray | float | None = None) -> list[str]:
     spec = scorer.specs[i]
     size = scorer.encoder.n_codes(spec) + 1
     names = scorer.encoder.categories_.get(spec.name, [])
+    direction = np.broadcast_to(np.asarray(0.0 if directions is None else directions), (size,))
     out = []
     for slot in range(size):
         display = names[slot] if slot < len(names) else "something rarer"
-        direction = 0.0 if directions is None else float(directions[slot])
-        out.append(phrase(spec, slot, facts, base_rate, display, direction))
+        out.append(phrase(spec, slot, facts, base_rate, display, float(direction[slot])))
     return out
 
 
-def _group_phrases(group: GroupTable, per_feature: list[list[str]]) -> list[str]:
-    """A group cell names the members whose value is not the reference lead's."""
+def member_effects(group: GroupTable) -> np.ndarray:
+    """(cells, members): how much of each cell's contribution goes away when that member
+    alone is set back to the reference lead's value (read off the table itself)."""
+    grid = np.indices(group.radix).reshape(len(group.radix), -1)
+    strides = np.cumprod((1,) + group.radix[:0:-1])[::-1]
+    flat = strides @ grid
+    effects = np.empty((grid.shape[1], len(group.radix)))
+    for k, reference in enumerate(group.reference):
+        neutral = flat + (reference - grid[k]) * strides[k]
+        effects[:, k] = group.values - group.values[neutral]
+    return effects
+
+
+def _group_phrases(group: GroupTable,
+                   per_feature: list[tuple[list[str], list[str]]]) -> list[str]:
+    """A group cell names the members that carry its contribution, strongest first: those
+    that move the score the same way as the whole cell (at most TOP_MEMBERS); when the
+    members only matter together, every member that differs from the reference lead."""
     grids = np.indices(group.radix).reshape(len(group.radix), -1).T
+    effects = member_effects(group)
     out = []
-    for cell in grids:
-        parts = [per_feature[k][slot] for k, slot in enumerate(cell)
-                 if slot != group.reference[k]]
-        out.append("; ".join(parts) if parts else "typical " + group.label)
+    for cell, total, effect in zip(grids, group.values, effects, strict=True):
+        carrying = [k for k in np.argsort(-np.abs(effect), kind="stable")
+                    if effect[k] * total > 0 and abs(effect[k]) >= MIN_IMPACT][:TOP_MEMBERS]
+        if not carrying:
+            carrying = [k for k, slot in enumerate(cell) if slot != group.reference[k]]
+        if not carrying:
+            out.append("typical " + group.label)
+            continue
+        way = 1 if total > 0 else 0
+        out.append("; ".join(per_feature[k][way][cell[k]] for k in carrying))
     return out
 
 

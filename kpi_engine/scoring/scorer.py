@@ -29,10 +29,9 @@ from sklearn.pipeline import Pipeline
 
 from kpi_engine.errors import KpiInternalError
 from kpi_engine.scoring.features import FeatureSpec
+from kpi_engine.scoring.grid import MAX_TABLE_CELLS
 from kpi_engine.scoring.pipeline import LeadEncoder, reason_groups
 
-# A group's table must stay small enough to probe the model on all of it.
-MAX_TABLE_CELLS = 400_000
 ADDITIVITY_TOLERANCE = 1e-6
 
 

@@ -51,13 +51,15 @@ def test_cross_validated_auc_with_and_without_guard(xeducation) -> None:
     guarded = select_features(xeducation, LeakageGuard.default()).specs
     everything = select_features(xeducation, LeakageGuard.off()).specs
     assert {f"attr:{n}" for n in SALES_ENTERED} <= {s.name for s in everything}
-    auc_guarded = cross_validated_auc(feature_matrix(xeducation, guarded), y, guarded,
-                                      ("logistic_regression",))["logistic_regression"]
+    auc_guarded = cross_validated_auc(feature_matrix(xeducation, guarded), y, guarded)
     auc_all = cross_validated_auc(feature_matrix(xeducation, everything), y, everything,
                                   ("logistic_regression",))["logistic_regression"]
-    # The issue's bar with the guard is 0.91; the honest 5-fold figure is 0.902 (see the
-    # scoring note): the test pins what is reached so that a regression fails.
-    assert auc_guarded >= 0.90
+    # The issue's bar with the guard is 0.91. Honest 5-fold figures: gradient boosting with
+    # its reason groups 0.908 (0.9076–0.9087 over five fold seeds), logistic regression
+    # 0.902, unconstrained boosting on the same codes 0.909 (see the scoring note). The test
+    # pins what is reached, so that a regression fails.
+    assert auc_guarded["gradient_boosting"] >= 0.905
+    assert auc_guarded["logistic_regression"] >= 0.90
     assert auc_all >= 0.98
 
 
@@ -77,6 +79,16 @@ def test_compiled_scores_equal_the_sklearn_pipeline(trained: TrainingResult, xed
     np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-9)
 
 
+def _raw_examples(model, training: pd.DataFrame) -> dict[str, dict[int, object]]:
+    """One raw training value per (feature, slot), to write a reference slot back as raw data."""
+    examples = {}
+    for spec in model.specs:
+        slots = model.scorer.encoder.slot_codes(spec, training[spec.name])
+        examples[spec.name] = {int(v): training[spec.name].iloc[int(np.argmax(slots == v))]
+                               for v in np.unique(slots)}
+    return examples
+
+
 def test_neutralising_the_top_reason_moves_the_score(trained: TrainingResult, xeducation) -> None:
     """Setting the top reason's features to the reference lead's values, through the sklearn
     pipeline itself, lowers the score when the reason raised it (and raises it otherwise)."""
@@ -84,13 +96,7 @@ def test_neutralising_the_top_reason_moves_the_score(trained: TrainingResult, xe
     training = feature_matrix(xeducation, model.specs)
     X = training.iloc[:300]
     scores, reasons = score_frame(model, X)
-    encoder = model.scorer.encoder
-    # One raw training value per (feature, slot), to write a reference slot back as raw data.
-    examples = {}
-    for spec in model.specs:
-        slots = encoder.slot_codes(spec, training[spec.name])
-        examples[spec.name] = {int(v): training[spec.name].iloc[int(np.argmax(slots == v))]
-                               for v in np.unique(slots)}
+    examples = _raw_examples(model, training)
     rows = [row for row in range(len(X)) if reasons.group[row, 0] >= 0]
     neutral = X.iloc[rows].copy()
     for position, row in enumerate(rows):
@@ -165,3 +171,62 @@ def test_gradient_boosting_compiles_exactly(xeducation) -> None:
     scorer = compile_scorer(fitted, X)  # raises when the tables differ by > 1e-6
     scores, _, _ = scorer.score(X)
     np.testing.assert_allclose(scores, fitted.predict_proba(X)[:, 1] * 100, rtol=0, atol=1e-7)
+
+
+def test_a_group_reason_names_the_members_that_carry_it(trained: TrainingResult,
+                                                        xeducation) -> None:
+    """For a reason from a group of several features, the member it names first, set back
+    alone to the reference lead's value through the sklearn pipeline, moves the score the
+    way the reason says."""
+    from kpi_engine.scoring.reasons import MIN_IMPACT, member_effects
+
+    model = trained.model
+    X = feature_matrix(xeducation, model.specs).iloc[:400]
+    scores, reasons = score_frame(model, X)
+    cells = model.scorer.cells(model.scorer.slots(X))
+    examples = _raw_examples(model, feature_matrix(xeducation, model.specs))
+    checked = 0
+    neutral = X.copy()
+    moved_rows = []
+    for row in range(len(X)):
+        g = int(reasons.group[row, 0])
+        if g < 0 or len(model.scorer.groups[g].features) < 2:
+            continue
+        group = model.scorer.groups[g]
+        effect = member_effects(group)[cells[row, g]]
+        carried = np.abs(effect) * (effect * reasons.impact[row, 0] > 0)
+        if carried.max() < MIN_IMPACT:  # only the combination matters: all members named
+            continue
+        first = int(np.argmax(carried))
+        spec = model.specs[group.features[first]]
+        assert spec.label in str(reasons.text[row, 0]).split(";")[0]
+        neutral.iloc[row, neutral.columns.get_loc(spec.name)] = \
+            examples[spec.name].get(group.reference[first])
+        moved_rows.append(row)
+        checked += 1
+    after = model.pipeline.predict_proba(neutral.iloc[moved_rows])[:, 1] * 100
+    raised = reasons.impact[moved_rows, 0] > 0
+    assert np.all(after[raised] < scores[moved_rows][raised])
+    assert np.all(after[~raised] > scores[moved_rows][~raised])
+    assert checked > 100
+
+
+def test_reason_groups_stay_within_the_table_cap(xeducation, monkeypatch) -> None:
+    """With a small cap, later members of a group act alone, and the model still compiles."""
+    import kpi_engine.scoring.features as features
+    from kpi_engine.scoring.pipeline import calibrated, make_model
+    from kpi_engine.scoring.scorer import compile_scorer
+
+    full = select_features(xeducation, LeakageGuard.default()).specs
+    assert {s.name for s in full if s.group == "last activity and profile"} == {
+        "last_activity", "attr:Last Notable Activity", "title", "city", "source"}
+    monkeypatch.setattr(features, "MAX_TABLE_CELLS", 400)
+    specs = select_features(xeducation, LeakageGuard.default()).specs
+    grouped = {s.name for s in specs if s.group == "last activity and profile"}
+    # Priority order: the last-activity snapshots join first, the lead source is cut.
+    assert grouped == {"last_activity", "attr:Last Notable Activity"}
+    X = feature_matrix(xeducation, specs)
+    fitted = calibrated(make_model("gradient_boosting", specs).set_params(model__max_iter=40),
+                        len(X), TEST_FOLDS).fit(X, xeducation.label)
+    scorer = compile_scorer(fitted, X)
+    assert max(len(g.values) for g in scorer.groups) <= 400
