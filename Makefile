@@ -23,10 +23,10 @@ test: $(STAMP)
 	.ci/ensure-postgres
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
-## Lint the layers (ruff; a dev-only tool pinned in requirements-dev.txt).
+## Lint the whole tree (ruff; a dev-only tool pinned in requirements-dev.txt).
 lint: $(STAMP)
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	$(BIN)/ruff check tools bot/console.py bot/cli/ask.py kpi_engine/__init__.py
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) kpibot.db kpibot_models .pytest_cache

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-
 SQLITE_MMAP_BYTES = 4 * 1024**3
 SQLITE_CACHE_KIB = 64 * 1024
 

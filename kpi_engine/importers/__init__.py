@@ -10,8 +10,8 @@ from __future__ import annotations
 from kpi_engine.importers.event_log import import_event_log
 from kpi_engine.importers.maven import import_maven_crm
 from kpi_engine.importers.olist import import_olist
-from kpi_engine.importers.xeducation import import_xeducation
 from kpi_engine.importers.report import ImportReport, RejectedRow, TableCounts
+from kpi_engine.importers.xeducation import import_xeducation
 
 __all__ = [
     "ImportReport",

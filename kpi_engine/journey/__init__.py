@@ -28,10 +28,10 @@ from kpi_engine.journey.results import (
     SegmentDuration,
     SegmentShare,
     SpeedToLead,
-    Stalled,
-    StalledGroup,
     StageFlow,
     StageTime,
+    Stalled,
+    StalledGroup,
     Transition,
 )
 from kpi_engine.journey.source import DIMENSIONS, ProcessInfo, resolve_process

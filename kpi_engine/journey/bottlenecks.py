@@ -39,8 +39,8 @@ from kpi_engine.journey.measures import (
 )
 from kpi_engine.journey.results import (
     Bottleneck,
-    DurationStats,
     BottleneckReport,
+    DurationStats,
     JourneyWindow,
     SegmentShare,
 )

@@ -25,10 +25,10 @@ from kpi_engine.journey.results import (
     JourneyWindow,
     PathOutcome,
     ReworkLoop,
-    Stalled,
-    StalledGroup,
     StageFlow,
     StageTime,
+    Stalled,
+    StalledGroup,
     Transition,
 )
 from kpi_engine.journey.source import (

@@ -20,6 +20,7 @@ from kpi_engine.specs import Filter
 
 UTC = dt.datetime
 PARIS = ZoneInfo("Europe/Paris")
+NOW = UTC(2025, 4, 5)
 
 
 def _rows(engine: Engine) -> None:
@@ -73,7 +74,7 @@ def engine(db: Engine) -> Engine:
     return db
 
 
-def _period(text: str, tz: ZoneInfo = PARIS, now: dt.datetime = UTC(2025, 4, 5)) -> object:
+def _period(text: str, tz: ZoneInfo = PARIS, now: dt.datetime = NOW) -> object:
     return parse_period(text, FixedClock(now.replace(tzinfo=dt.UTC), tz), Calendar(tz))
 
 
