@@ -239,8 +239,12 @@ class _Generator:
         if touched:
             self.first_touch_hours[self.team_of[owner]].append(delay_hours)
 
+        # An open lead browses as it will until its outcome, not squeezed into the days it
+        # has had so far (the visits after now are simply not recorded yet).
+        visit_end = converted_at if will_convert else disqualified_at
         self.lead_activities(key, owner, channel, created, first_touch if touched else None,
-                             end, visits, pricing_visits, converted_at if converted else None)
+                             end, visit_end, visits, pricing_visits,
+                             converted_at if converted else None)
         self.lead_stages(key, owner, created, first_touch if touched else None, status,
                          converted_at, disqualified_at)
         return {
@@ -258,8 +262,9 @@ class _Generator:
         }
 
     def lead_activities(self, key: str, owner: str, channel: str, created: dt.datetime,
-                        first_touch: dt.datetime | None, end: dt.datetime, visits: int,
-                        pricing_visits: int, converted_at: dt.datetime | None) -> None:
+                        first_touch: dt.datetime | None, end: dt.datetime,
+                        visit_end: dt.datetime, visits: int, pricing_visits: int,
+                        converted_at: dt.datetime | None) -> None:
         rng = self.rng
         if channel == "form":
             self.add_activity("form", "inbound", created, lead=key, detail="demo request form")
@@ -270,7 +275,7 @@ class _Generator:
                               detail="inbound call")
         else:
             self.add_activity("form", "inbound", created, lead=key, detail="event badge scan")
-        span_days = max(0.1, min((end - created) / DAY, 21.0))
+        span_days = max(0.1, min((visit_end - created) / DAY, 21.0))
         for i in range(min(visits - 1, 3)):
             page = "pricing page" if i < pricing_visits else rng.choice(
                 ("product page", "blog post", "case study"))

@@ -1,13 +1,14 @@
 """Lead-scoring features: read from the canonical tables, typed, guarded and described.
 
 Two steps. `load_leads` reads leads (their columns, `attributes` JSON and account) and
-their inbound activity counts from the database with SQLAlchemy Core into a `LeadFrame`.
+their activity features (counts, days since the last inbound activity, age, each read at
+the instant the lead is judged: moments.py) from the database into a `LeadFrame`.
 `select_features` decides, on training leads, which columns the model may use (the
 leakage guard, placeholders, identifiers, constants, duplicates of mapped columns) and
 returns `FeatureSpec`s; `feature_matrix` turns any `LeadFrame` into the model's input with
 exactly those columns, so training and scoring see the same shapes.
 
-Activities are counted only before a lead converted, so a converted lead's history never
+Activities are counted only before a lead was decided, so a converted lead's history never
 contains the meetings that followed its conversion.
 """
 
@@ -22,11 +23,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Engine, Select, Subquery, and_, case, func, null, or_, select
 
-from kpi_engine.db.models import Account, Activity, Lead
+from kpi_engine.db.models import Account, Activity, Lead, StageEvent
 from kpi_engine.scoring.grid import MAX_TABLE_CELLS, slot_bound
 from kpi_engine.scoring.guard import LeakageGuard, find_label_proxies
+from kpi_engine.scoring.moments import activities_at, age_days, days_since_inbound, moments
 
 Kind = Literal["category", "number"]
 
@@ -52,6 +54,9 @@ NUMBER_COLUMNS: dict[str, tuple[str, str]] = {
     "time_on_site_seconds": ("time on the website", "seconds"),
     "pages_per_visit": ("pages per visit", "pages"),
     "account_employees": ("company headcount", "people"),
+    # Measured from activities at the instant the lead is judged (moments.py).
+    "days_since_inbound": ("last inbound activity", "days ago"),
+    "lead_age_days": ("lead age", "days"),
 }
 # Reason groups: features the model may combine, which a rep then reads as one reason. Every
 # other feature acts alone, so a score stays an exact sum of per-reason parts (scorer.py).
@@ -79,7 +84,7 @@ MAX_DETAIL_FEATURES = 8
 MIN_DETAIL_SHARE = 0.02
 
 META_COLUMNS = ("lead_id", "external_id", "source_system", "owner_id", "created_at", "status",
-                "converted_at")
+                "converted_at", "decided_at", "judged_at")
 
 
 @dataclass(frozen=True)
@@ -120,71 +125,98 @@ class FeatureSelection:
     dropped: dict[str, str]  # feature or source column → why it is not used
 
 
+def _closed_at() -> Subquery:
+    """When each lead's recorded history ends: its last stage event."""
+    stages = StageEvent.__table__
+    return (select(stages.c.lead_id, func.max(stages.c.occurred_at).label("closed_at"))
+            .where(stages.c.lead_id.is_not(None))
+            .group_by(stages.c.lead_id)
+            .subquery("closed"))
+
+
+def _decided_at(closed: Subquery) -> ColumnElement[Any]:
+    """When a labelled lead's outcome was decided: its conversion, or for a lost lead the
+    last step of its history (the disqualification); NULL for open leads."""
+    leads = Lead.__table__
+    return case((leads.c.converted_at.is_not(None), leads.c.converted_at),
+                (leads.c.status == "lost", closed.c.closed_at), else_=null())
+
+
 def _leads_query(where: Any) -> Select[Any]:
     leads = Lead.__table__
     accounts = Account.__table__
+    closed = _closed_at()
     columns = [leads.c[name] for name in CATEGORY_COLUMNS if name in leads.c]
     columns += [leads.c[name] for name in NUMBER_COLUMNS if name in leads.c]
     return (
         select(
             leads.c.id.label("lead_id"), leads.c.external_id, leads.c.source_system,
             leads.c.owner_id, leads.c.created_at, leads.c.status, leads.c.converted_at,
-            *columns, leads.c.attributes,
+            _decided_at(closed).label("decided_at"), *columns, leads.c.attributes,
             accounts.c.size_band.label("account_size_band"),
             accounts.c.sector.label("account_sector"),
             accounts.c.employees.label("account_employees"),
         )
-        .select_from(leads.outerjoin(accounts, leads.c.account_id == accounts.c.id))
+        .select_from(leads.outerjoin(accounts, leads.c.account_id == accounts.c.id)
+                     .outerjoin(closed, closed.c.lead_id == leads.c.id))
         .where(where)
         .order_by(leads.c.id)
     )
 
 
 def load_leads(engine: Engine, where: Any, as_of: dt.datetime | None = None) -> LeadFrame:
-    """Leads matching `where` (a condition on the leads table), with activity counts.
+    """Leads matching `where` (a condition on the leads table), with activity features.
 
-    Activities count only if they happened before the lead converted and, when `as_of`
-    is given, before that instant.
+    Activity features are read at the instant each row is judged (moments.py): an open
+    lead at `as_of` (the scoring time); a labelled lead, when there are activities, at
+    several ages while it was still open, one row each. Nothing that happened after a lead
+    was decided is ever counted.
     """
     with engine.connect() as conn:
         rows = conn.execute(_leads_query(where)).mappings().all()
         names = list(_leads_query(where).selected_columns.keys())
         data = pd.DataFrame([dict(r) for r in rows], columns=names)
-        counts = _activity_counts(conn, where, as_of)
+        raw = _activity_rows(conn, where, as_of)
+    for name in ("created_at", "converted_at", "decided_at"):
+        data[name] = pd.to_datetime(data[name])
+    judged = moments(data, as_of, snapshots=len(raw) > 0)
+    data = data.iloc[judged["position"].to_numpy()].reset_index(drop=True)
+    data["judged_at"] = judged["at"].to_numpy()
     attributes = pd.DataFrame.from_records(
         [a if isinstance(a, dict) else {} for a in data.pop("attributes")], index=data.index)
     attributes.columns = [f"attr:{c}" for c in attributes.columns]
     data = pd.concat([data, attributes], axis=1)
-    if len(counts):
+    if len(raw):
+        groups = activities_at(raw, data["lead_id"], data["judged_at"])
+        counts = activity_features(groups.rename(columns={"row": "lead_id"}))
         wide = counts.pivot_table(index="lead_id", columns="feature", values="n", aggfunc="sum")
-        data = data.join(wide, on="lead_id")
-        for column in wide.columns:
-            data[column] = data[column].fillna(0.0).astype(float)
-    for name in ("created_at", "converted_at"):
-        data[name] = pd.to_datetime(data[name])
-    return LeadFrame(data.reset_index(drop=True),
-                     tuple(c.removeprefix("attr:") for c in attributes.columns))
+        data = data.join(wide.reindex(data.index).fillna(0.0).astype(float))
+        data["days_since_inbound"] = days_since_inbound(groups, data["judged_at"])
+        data["lead_age_days"] = age_days(data["created_at"], data["judged_at"])
+    return LeadFrame(data, tuple(c.removeprefix("attr:") for c in attributes.columns))
 
 
-def _activity_counts(conn: Any, where: Any, as_of: dt.datetime | None) -> pd.DataFrame:
+def _activity_rows(conn: Any, where: Any, as_of: dt.datetime | None) -> pd.DataFrame:
+    """Raw activities of the leads in `where` from before each lead was decided (and, with
+    `as_of`, before that instant)."""
     leads = Lead.__table__
     acts = Activity.__table__
-    conditions = [
-        or_(leads.c.converted_at.is_(None), acts.c.occurred_at < leads.c.converted_at),
-        where,
-    ]
+    closed = _closed_at()
+    decided = _decided_at(closed)
+    conditions = [or_(decided.is_(None), acts.c.occurred_at < decided), where]
     if as_of is not None:
-        conditions.append(acts.c.occurred_at <= as_of)
+        conditions.append(acts.c.occurred_at < as_of)
     query = (
         select(acts.c.lead_id, acts.c.type, acts.c.direction, acts.c.detail,
-               func.count().label("n"))
-        .select_from(acts.join(leads, acts.c.lead_id == leads.c.id))
+               acts.c.occurred_at)
+        .select_from(acts.join(leads, acts.c.lead_id == leads.c.id)
+                     .outerjoin(closed, closed.c.lead_id == leads.c.id))
         .where(and_(*conditions))
-        .group_by(acts.c.lead_id, acts.c.type, acts.c.direction, acts.c.detail)
     )
-    rows = pd.DataFrame(conn.execute(query).all(), columns=["lead_id", "type", "direction",
-                                                            "detail", "n"])
-    return activity_features(rows)
+    out = pd.DataFrame(conn.execute(query).all(),
+                       columns=["lead_id", "type", "direction", "detail", "occurred_at"])
+    out["occurred_at"] = pd.to_datetime(out["occurred_at"])
+    return out
 
 
 def activity_features(rows: pd.DataFrame) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
@@ -146,12 +146,22 @@ def make_model(kind: str, specs: Sequence[FeatureSpec]) -> Pipeline:
                      ("model", estimator)])
 
 
-def calibrated(model: Pipeline, n_rows: int, n_folds: int = 5) -> CalibratedClassifierCV:
+def folds(y: np.ndarray, leads: np.ndarray | None = None, n_folds: int = 5) -> Any:
+    """Stratified folds; when a lead has several rows (training snapshots) all of them stay
+    in one fold, so no fold is scored on a lead it was trained on."""
+    n_folds = n_folds if len(y) >= 1000 else min(n_folds, 3)
+    if leads is None or len(np.unique(leads)) == len(leads):
+        return StratifiedKFold(n_folds, shuffle=True, random_state=SEED)
+    splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=SEED)
+    return list(splitter.split(np.zeros(len(y)), y, leads))
+
+
+def calibrated(model: Pipeline, y: np.ndarray, n_folds: int = 5,
+               leads: np.ndarray | None = None) -> CalibratedClassifierCV:
     """Platt-calibrated probabilities; one final model (ensemble=False) keeps scoring exact.
 
     Sigmoid calibration is strictly increasing, so a lower model output is always a lower
     score: that is what lets the reasons be faithful.
     """
-    folds = n_folds if n_rows >= 1000 else min(n_folds, 3)
     return CalibratedClassifierCV(model, method="sigmoid", ensemble=False,
-                                  cv=StratifiedKFold(folds, shuffle=True, random_state=SEED))
+                                  cv=folds(y, leads, n_folds))

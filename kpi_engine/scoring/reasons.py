@@ -35,14 +35,17 @@ class FeatureFacts:
     median: float | None
 
 
-def feature_facts(scorer: CompiledScorer, X: pd.DataFrame, y: np.ndarray) -> list[FeatureFacts]:
-    """Per-slot conversion rates and value ranges on the training leads."""
+def feature_facts(scorer: CompiledScorer, X: pd.DataFrame, y: np.ndarray,
+                  weights: np.ndarray | None = None) -> list[FeatureFacts]:
+    """Per-slot conversion rates and value ranges on the training leads (`weights`: how
+    much each row counts, so that a lead with several rows counts once)."""
+    weights = np.ones(len(y)) if weights is None else weights
     slots = scorer.slots(X)
     facts = []
     for i, spec in enumerate(scorer.specs):
         size = scorer.encoder.n_codes(spec) + 1
-        count = np.bincount(slots[:, i], minlength=size).astype(float)
-        won = np.bincount(slots[:, i], weights=y.astype(float), minlength=size)
+        count = np.bincount(slots[:, i], weights=weights, minlength=size)
+        won = np.bincount(slots[:, i], weights=weights * y, minlength=size)
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = np.where(count > 0, won / np.maximum(count, 1), np.nan)
         low = np.full(size, np.nan)
@@ -88,13 +91,13 @@ def phrase(spec: FeatureSpec, slot: int, facts: FeatureFacts, base_rate: float,
         if np.isnan(facts.low[slot]):
             return f"unusual {label}"
         shown = _number_range(facts.low[slot], facts.high[slot], spec.unit)
-        if spec.unit == "count":
-            text = f"{shown} {label}"
-        else:
-            text = f"{label} {shown}"
-        if facts.median is not None:
-            text += f" (typical lead: {_number(facts.median, spec.unit)})"
-        return text
+        typical = None if facts.median is None else _number(facts.median, spec.unit)
+        if spec.unit in ("days", "days ago"):
+            # "last inbound activity 2–3 days ago (typical lead: 6 days)"
+            text = f"{label} {shown} {spec.unit}"
+            return text + (f" (typical lead: {typical} days)" if typical else "")
+        text = f"{shown} {label}" if spec.unit == "count" else f"{label} {shown}"
+        return text + (f" (typical lead: {typical})" if typical else "")
     value = "not given" if missing else f"is {display}"
     text = f"{label} {value}"
     rate = facts.rate[slot]

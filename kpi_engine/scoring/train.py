@@ -25,7 +25,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
+from sklearn.model_selection import cross_val_score, train_test_split
 from sqlalchemy import Engine, insert
 from threadpoolctl import threadpool_limits
 
@@ -40,7 +40,7 @@ from kpi_engine.scoring.features import (
     select_features,
 )
 from kpi_engine.scoring.guard import LeakageGuard
-from kpi_engine.scoring.pipeline import CANDIDATES, SEED, calibrated, make_model
+from kpi_engine.scoring.pipeline import CANDIDATES, SEED, calibrated, folds, make_model
 from kpi_engine.scoring.quality import Quality, quality, score_histogram
 from kpi_engine.scoring.reasons import FeatureFacts, ReasonBook, build_reason_book, feature_facts
 from kpi_engine.scoring.scorer import CompiledScorer, compile_scorer
@@ -100,15 +100,18 @@ class TrainingResult:
             "auc": q.auc, "brier": q.brier, "base_rate": q.base_rate,
             "top_decile_lift": q.top_decile_lift, "lift_by_decile": list(q.lift_by_decile),
             "cv_auc": self.cv_auc, "holdout": self.holdout, "n_train": self.n_train,
-            "n_test": self.n_test, "n_positive": q.n_positive + self.details["n_positive_train"],
+            "n_test": self.n_test, "n_rows": self.details["n_rows"],
+            "n_positive": self.details["n_positive_test"] + self.details["n_positive_train"],
             "features": list(self.features), "dropped": self.dropped,
             "training_seconds": self.training_seconds, "artifact": self.artifact_path,
         }
 
 
-def check_enough(label: np.ndarray) -> None:
-    """Refuse, saying what is missing, when the outcomes cannot support a model."""
-    n, won = len(label), int(label.sum())
+def check_enough(label: np.ndarray, leads: np.ndarray) -> None:
+    """Refuse, saying what is missing, when the outcomes cannot support a model (counted
+    in leads, whatever the number of training rows per lead)."""
+    n = len(np.unique(leads))
+    won = len(np.unique(leads[label == 1]))
     problems = []
     if n < MIN_LABELLED:
         problems.append(f"at least {MIN_LABELLED} leads with a known outcome (converted or "
@@ -123,31 +126,38 @@ def check_enough(label: np.ndarray) -> None:
 
 
 def cross_validated_auc(X: pd.DataFrame, y: np.ndarray, specs: tuple[FeatureSpec, ...],
-                        kinds: tuple[str, ...] = CANDIDATES,
-                        n_folds: int = CV_FOLDS) -> dict[str, float]:
+                        kinds: tuple[str, ...] = CANDIDATES, n_folds: int = CV_FOLDS,
+                        leads: np.ndarray | None = None) -> dict[str, float]:
     """Mean stratified CV AUC (5 folds by default) of each candidate (encoder refitted in
-    every fold)."""
-    folds = StratifiedKFold(n_folds, shuffle=True, random_state=SEED)
+    every fold; a lead's rows stay in one fold)."""
+    cv = folds(y, leads, n_folds)
     with threadpool_limits(THREADS):
         return {kind: round(float(np.mean(cross_val_score(
-            make_model(kind, specs), X, y, cv=folds, scoring="roc_auc", n_jobs=1))), 4)
+            make_model(kind, specs), X, y, cv=cv, scoring="roc_auc", n_jobs=1))), 4)
             for kind in kinds}
 
 
-def _split(frame: LeadFrame, labelled: pd.DataFrame, y: np.ndarray) -> tuple[
-        np.ndarray, np.ndarray, str]:
-    positions = np.arange(len(labelled))
-    created = labelled["created_at"]
+def _split(labelled: pd.DataFrame, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """Train and held-out row positions; a lead's rows stay on one side."""
+    per_lead = (pd.DataFrame({"lead_id": labelled["lead_id"].to_numpy(), "y": y,
+                              "created": labelled["created_at"].to_numpy()})
+                .groupby("lead_id", sort=True).agg(y=("y", "max"), created=("created", "first"))
+                .reset_index())
+    created = per_lead["created"]
+    chosen: np.ndarray | None = None
+    holdout = "random stratified 20 % (no usable dates)"
     if created.notna().mean() >= 0.9:
-        order = np.lexsort((labelled["lead_id"].to_numpy(),
+        order = np.lexsort((per_lead["lead_id"].to_numpy(),
                             created.fillna(created.min()).to_numpy()))
         cut = int(round(len(order) * (1 - HOLDOUT_SHARE)))
-        test = order[cut:]
-        if 0 < y[test].sum() < len(test):
-            return order[:cut], test, "most recent 20 % of leads by creation date"
-    train, test = train_test_split(positions, test_size=HOLDOUT_SHARE, stratify=y,
-                                   random_state=SEED)
-    return np.sort(train), np.sort(test), "random stratified 20 % (no usable dates)"
+        test_y = per_lead["y"].to_numpy()[order[cut:]]
+        if 0 < test_y.sum() < len(test_y):
+            chosen, holdout = order[cut:], "most recent 20 % of leads by creation date"
+    if chosen is None:
+        _, chosen = train_test_split(np.arange(len(per_lead)), test_size=HOLDOUT_SHARE,
+                                     stratify=per_lead["y"], random_state=SEED)
+    in_test = labelled["lead_id"].isin(per_lead["lead_id"].to_numpy()[chosen]).to_numpy()
+    return np.flatnonzero(~in_test), np.flatnonzero(in_test), holdout
 
 
 def fit_lead_model(frame: LeadFrame, guard: LeakageGuard,
@@ -155,27 +165,30 @@ def fit_lead_model(frame: LeadFrame, guard: LeakageGuard,
     """Train on the labelled leads of `frame` (pure: no database, no files).
 
     `n_folds` is used for both the candidate comparison and the calibration; fewer folds
-    train faster (tests) at the cost of a noisier comparison.
+    train faster (tests) at the cost of a noisier comparison. A lead may have several rows
+    (snapshots at several ages, moments.py): counts and splits are by lead.
     """
     started = time.perf_counter()
     labelled_mask = frame.labelled.to_numpy()
     labelled = frame.data[labelled_mask].reset_index(drop=True)
     y = frame.label[labelled_mask]
-    check_enough(y)
+    leads = labelled["lead_id"].to_numpy()
+    check_enough(y, leads)
     selection: FeatureSelection = select_features(frame, guard)
     if not selection.specs:
         raise NotEnoughDataError("Cannot train a lead-scoring model: no usable features "
                                  "are left after the leakage guard.")
     specs = selection.specs
     X = feature_matrix(labelled, specs)
-    train, test, holdout = _split(frame, labelled, y)
-    check_enough(y[train])
-    cv_auc = cross_validated_auc(X.iloc[train], y[train], specs, n_folds=n_folds)
+    train, test, holdout = _split(labelled, y)
+    check_enough(y[train], leads[train])
+    cv_auc = cross_validated_auc(X.iloc[train], y[train], specs, n_folds=n_folds,
+                                 leads=leads[train])
     ranked = sorted(CANDIDATES, key=lambda kind: (-cv_auc[kind], CANDIDATES.index(kind)))
     notes: dict[str, str] = {}
     for best in ranked:
         with threadpool_limits(THREADS):
-            final = calibrated(make_model(best, specs), len(y), n_folds).fit(X, y)
+            final = calibrated(make_model(best, specs), y, n_folds, leads).fit(X, y)
         try:
             scorer = compile_scorer(final, X)
             break
@@ -185,21 +198,26 @@ def fit_lead_model(frame: LeadFrame, guard: LeakageGuard,
     else:
         raise KpiInternalError("no candidate model could be compiled exactly")
     with threadpool_limits(THREADS):
-        evaluation = calibrated(make_model(best, specs), len(train), n_folds).fit(
-            X.iloc[train], y[train])
+        evaluation = calibrated(make_model(best, specs), y[train], n_folds,
+                                leads[train]).fit(X.iloc[train], y[train])
         test_probability = evaluation.predict_proba(X.iloc[test])[:, 1]
-    facts = feature_facts(scorer, X, y)
-    base_rate = float(np.mean(y))
+    # Each lead weighs one in the sentences' rates, however many rows it has.
+    weights = 1.0 / pd.Series(leads).map(pd.Series(leads).value_counts()).to_numpy(float)
+    facts = feature_facts(scorer, X, y, weights)
+    base_rate = float(np.average(y, weights=weights))
     book = build_reason_book(scorer, facts, base_rate)
     scores, _, _ = scorer.score(X)
     model = ScoringModel(scorer, book, tuple(facts), best, base_rate, final)
+    n_train, n_test = len(np.unique(leads[train])), len(np.unique(leads[test]))
     return TrainingResult(
         model=model, estimator=best, cv_auc=cv_auc, holdout=holdout,
-        test_quality=quality(y[test], test_probability), n_train=len(train), n_test=len(test),
+        test_quality=quality(y[test], test_probability), n_train=n_train, n_test=n_test,
         features=tuple(s.name for s in specs), dropped=selection.dropped,
         guard=guard.describe(), training_seconds=round(time.perf_counter() - started, 2),
         histogram=score_histogram(scores),
-        details={"n_positive_train": int(y[train].sum()), "n_labelled": int(len(y)),
+        details={"n_positive_train": len(np.unique(leads[train][y[train] == 1])),
+                 "n_positive_test": len(np.unique(leads[test][y[test] == 1])),
+                 "n_labelled": n_train + n_test, "n_rows": int(len(y)),
                  "candidate_notes": notes},
     )
 
@@ -227,7 +245,7 @@ def store(engine: Engine, model_dir: Path, now: dt.datetime,
         "auc": q.auc, "brier": q.brier, "base_rate": q.base_rate,
         "lift_by_decile": list(q.lift_by_decile), "n_train": result.n_train,
         "n_test": result.n_test,
-        "n_positive": q.n_positive + int(result.details["n_positive_train"]),
+        "n_positive": int(result.details["n_positive_test"] + result.details["n_positive_train"]),
         "features": list(result.features), "training_seconds": result.training_seconds,
         "score_histogram": result.histogram,
         "details": {"cv_auc": result.cv_auc, "holdout": result.holdout,

@@ -6,13 +6,15 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from bot.cli import app
 from kpi_engine.config import get_settings
-from kpi_engine.db.models import Lead, ModelVersion, Rep
+from kpi_engine.db.models import Activity, Lead, ModelVersion, Rep
 from kpi_engine.demo import seed_demo
 from tests.databases import BACKENDS, migrated_engine
 
@@ -53,7 +55,10 @@ def test_train_score_leads_model(world, monkeypatch: pytest.MonkeyPatch) -> None
         open_leads = conn.execute(select(func.count()).where(Lead.status == "open")).scalar_one()
     assert version["n_train"] + version["n_test"] == labelled
     assert Path(version["artifact_path"]).is_file()
-    assert len(version["lift_by_decile"]) == 10 and sum(version["score_histogram"]) == labelled
+    # Training rows: each labelled lead at the ages it was still open (moments.py).
+    assert figures["n_rows"] > labelled
+    assert len(version["lift_by_decile"]) == 10
+    assert sum(version["score_histogram"]) == figures["n_rows"]
 
     scored = run(url, tmp, monkeypatch, "score", "--json")
     assert scored.exit_code == 0, scored.output
@@ -111,3 +116,39 @@ def test_train_refuses_without_enough_outcomes(tmp_path, monkeypatch: pytest.Mon
         assert result.exit_code != 0
         assert "at least 200 leads" in result.output and "Traceback" not in result.output
         assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+
+
+def test_training_rows_are_read_before_each_lead_was_decided(world) -> None:
+    """Activity features of a training row come from before its instant, which is before
+    the lead's outcome; recomputed here with pandas from the activities table."""
+    from sklearn.metrics import roc_auc_score
+
+    from kpi_engine.scoring.features import load_leads
+
+    engine, _, _ = world
+    frame = load_leads(engine, Lead.status.in_(("converted", "lost")))
+    data = frame.data
+    dated = data["created_at"].notna()
+    assert (data.loc[dated, "judged_at"] < data.loc[dated, "decided_at"]).all()
+    assert data["lead_id"].nunique() < len(data)  # several ages per lead
+    with engine.connect() as conn:
+        acts = pd.read_sql(select(Activity.lead_id, Activity.direction, Activity.occurred_at)
+                           .where(Activity.direction == "inbound"), conn)
+    acts["occurred_at"] = pd.to_datetime(acts["occurred_at"])
+    sample = data.sample(300, random_state=0)
+    for _, row in sample.iterrows():
+        mine = acts[(acts["lead_id"] == row["lead_id"]) & (acts["occurred_at"] < row["judged_at"])]
+        if mine.empty:
+            assert np.isnan(row["days_since_inbound"])
+            continue
+        expected = (row["judged_at"] - mine["occurred_at"].max()).total_seconds() / 86400
+        assert row["days_since_inbound"] == pytest.approx(expected)
+    # Measured at each lead's decision instead, recency would rank outcomes almost by
+    # itself: the measuring time would carry the label (see moments.py).
+    y = frame.label
+    last = acts.groupby("lead_id")["occurred_at"].max()
+    at_decision = (data["decided_at"] - data["lead_id"].map(last)).dt.total_seconds()
+    known = at_decision.notna().to_numpy() & dated.to_numpy()
+    snapshot = data["days_since_inbound"].fillna(1e6).to_numpy()
+    assert roc_auc_score(y[known], -at_decision[known]) > 0.9
+    assert roc_auc_score(y, -snapshot) < 0.85

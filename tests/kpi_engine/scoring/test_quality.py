@@ -167,7 +167,7 @@ def test_gradient_boosting_compiles_exactly(xeducation) -> None:
     specs = select_features(xeducation, LeakageGuard.default()).specs
     X = feature_matrix(xeducation, specs)
     model = make_model("gradient_boosting", specs).set_params(model__max_iter=60)
-    fitted = calibrated(model, len(X), TEST_FOLDS).fit(X, xeducation.label)
+    fitted = calibrated(model, xeducation.label, TEST_FOLDS).fit(X, xeducation.label)
     scorer = compile_scorer(fitted, X)  # raises when the tables differ by > 1e-6
     scores, _, _ = scorer.score(X)
     np.testing.assert_allclose(scores, fitted.predict_proba(X)[:, 1] * 100, rtol=0, atol=1e-7)
@@ -227,6 +227,6 @@ def test_reason_groups_stay_within_the_table_cap(xeducation, monkeypatch) -> Non
     assert grouped == {"last_activity", "attr:Last Notable Activity"}
     X = feature_matrix(xeducation, specs)
     fitted = calibrated(make_model("gradient_boosting", specs).set_params(model__max_iter=40),
-                        len(X), TEST_FOLDS).fit(X, xeducation.label)
+                        xeducation.label, TEST_FOLDS).fit(X, xeducation.label)
     scorer = compile_scorer(fitted, X)
     assert max(len(g.values) for g in scorer.groups) <= 400

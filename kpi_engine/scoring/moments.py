@@ -1,0 +1,79 @@
+"""When a lead is judged, and its activity history as it stood then.
+
+Activity features (counts, days since the last inbound activity, the lead's age) are read
+at one instant per row:
+
+- an open lead at the scoring time;
+- a labelled lead, when the data has dates and activities, at several ages while it was
+  still open (`SNAPSHOT_DAYS`): one training row per age, labelled with the lead's final
+  outcome. A lead decided before the first age gives no row.
+
+Why snapshots: measuring a labelled lead at its outcome (a converted lead at conversion, a
+lost lead at its disqualification) lets the measuring time carry the outcome. On the demo
+CRM "days since the last inbound activity" measured that way ranks leads with AUC 0.945 on
+its own (median 0.5 days for converted leads, 12.6 for lost ones) and the model's held-out
+AUC jumps from 0.78 to 0.96: it learns when leads were judged, not how they behave. A lead
+seen at a fixed age while still open is exactly what an open lead looks like when it is
+scored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+SNAPSHOT_DAYS = (0.5, 2.0, 7.0, 21.0)
+DAY = pd.Timedelta(days=1)
+
+
+def moments(data: pd.DataFrame, as_of: dt.datetime | None, snapshots: bool) -> pd.DataFrame:
+    """One row per (lead, instant it is judged): columns `position` (the lead's row in
+    `data`) and `at` (NaT: no limit). `data` needs status, created_at and decided_at."""
+    labelled = data["status"].isin(("converted", "lost")).to_numpy()
+    at = data["decided_at"].where(labelled, pd.NaT if as_of is None else pd.Timestamp(as_of))
+    single = pd.DataFrame({"position": np.arange(len(data)), "at": at.to_numpy()})
+    if not snapshots:
+        return single
+    created = data["created_at"]
+    dated = labelled & created.notna().to_numpy() & data["decided_at"].notna().to_numpy()
+    parts = [single[~dated]]
+    for days in SNAPSHOT_DAYS:
+        instant = created + days * DAY
+        still_open = dated & (instant < data["decided_at"]).to_numpy()
+        parts.append(pd.DataFrame({"position": np.flatnonzero(still_open),
+                                   "at": instant[still_open].to_numpy()}))
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["position", "at"], kind="stable").reset_index(drop=True)
+
+
+def activities_at(rows: pd.DataFrame, lead_ids: pd.Series, at: pd.Series) -> pd.DataFrame:
+    """Activity groups per judged row: (row, type, direction, detail, n, last) from raw
+    activity `rows` (lead_id, type, direction, detail, occurred_at), counting only what
+    happened before each row's instant `at` (NaT: everything)."""
+    judged = pd.DataFrame({"row": np.arange(len(lead_ids)), "lead_id": lead_ids.to_numpy(),
+                           "at": pd.to_datetime(at).to_numpy()})
+    joined = judged.merge(rows, on="lead_id", how="inner")
+    before = joined["at"].isna() | (joined["occurred_at"] < joined["at"])
+    joined = joined[before.to_numpy()]
+    return (joined.groupby(["row", "type", "direction", "detail"], dropna=False, sort=False)
+            .agg(n=("occurred_at", "size"), last=("occurred_at", "max"))
+            .reset_index())
+
+
+def days_since_inbound(groups: pd.DataFrame, at: pd.Series) -> np.ndarray:
+    """Days from each row's last inbound activity to its instant (NaN: none, or no instant)."""
+    inbound = groups[groups["direction"] == "inbound"]
+    last = inbound.groupby("row")["last"].max()
+    rows = np.arange(len(at))
+    latest = pd.Series(rows).map(last)
+    gap = pd.to_datetime(at).reset_index(drop=True) - pd.to_datetime(latest)
+    return (gap.dt.total_seconds() / 86400.0).to_numpy(dtype=float)
+
+
+def age_days(created: pd.Series, at: pd.Series) -> np.ndarray:
+    """The lead's age in days at each row's instant (NaN without either date)."""
+    gap = pd.to_datetime(at).reset_index(drop=True) - pd.to_datetime(created).reset_index(
+        drop=True)
+    return (gap.dt.total_seconds() / 86400.0).to_numpy(dtype=float)
