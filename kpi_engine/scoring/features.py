@@ -321,7 +321,8 @@ def _candidates(frame: LeadFrame) -> list[tuple[FeatureSpec, pd.Series]]:
         if column.startswith("activity:"):
             what = column.removeprefix("activity:")
             kind, _, detail = what.partition("|")
-            label = (f"{detail} ({kind.replace('_', ' ')}s)" if detail
+            # "web visits (pricing page)", "inbound calls"
+            label = (f"{kind.replace('_', ' ')}s ({detail})" if detail
                      else f"{what.replace('_', ' ')}s")
             found.append((FeatureSpec(column, "number", label, column, "count"),
                           data[column].astype(float)))

@@ -71,6 +71,12 @@ def _number(value: float, unit: str | None) -> str:
     return f"{value:.1f}"
 
 
+def _singular(label: str) -> str:
+    """"web visits (pricing page)" → "web visit (pricing page)"."""
+    head, bracket, rest = label.partition(" (")
+    return head.removesuffix("s") + bracket + rest
+
+
 def _number_range(low: float, high: float, unit: str | None) -> str:
     a, b = _number(low, unit), _number(high, unit)
     if a == b:
@@ -96,7 +102,10 @@ def phrase(spec: FeatureSpec, slot: int, facts: FeatureFacts, base_rate: float,
             # "last inbound activity 2–3 days ago (typical lead: 6 days)"
             text = f"{label} {shown} {spec.unit}"
             return text + (f" (typical lead: {typical} days)" if typical else "")
-        text = f"{shown} {label}" if spec.unit == "count" else f"{label} {shown}"
+        if spec.unit == "count":
+            text = f"1 {_singular(label)}" if shown == "1" else f"{shown} {label}"
+        else:
+            text = f"{label} {shown}"
         return text + (f" (typical lead: {typical})" if typical else "")
     value = "not given" if missing else f"is {display}"
     text = f"{label} {value}"
