@@ -48,7 +48,9 @@ def train(
     q = result.test_quality
     typer.echo(f"Model version {result.version_id}: {result.estimator} "
                f"(CV AUC {', '.join(f'{k} {v:.3f}' for k, v in result.cv_auc.items())}).")
-    typer.echo(f"Held out {result.n_test} leads ({result.holdout}): AUC {q.auc:.3f}, "
+    seen = (f", {q.n:,} rows: each lead at the ages it was still open" if q.n > result.n_test
+            else "")
+    typer.echo(f"Held out {result.n_test} leads ({result.holdout}{seen}): AUC {q.auc:.3f}, "
                f"Brier {q.brier:.3f}, top-decile lift {q.top_decile_lift:.2f}×, "
                f"base rate {q.base_rate:.1%}.")
     typer.echo(f"{len(result.features)} features; {len(result.dropped)} fields left out "
