@@ -121,29 +121,37 @@ def phrase(spec: FeatureSpec, slot: int, facts: FeatureFacts, base_rate: float,
 
 @dataclass(frozen=True)
 class ReasonBook:
-    """The sentence of every cell of every group, as one flat object array."""
+    """The sentence of every cell of every group, as one flat object array, and the factor
+    it names ("lead source" for a group cell carried by the lead source)."""
 
     texts: np.ndarray
     offsets: np.ndarray  # where each group's cells start in `texts`
+    factors: np.ndarray | None = None  # parallel to `texts`; None in older artifacts
 
 
 def build_reason_book(scorer: CompiledScorer, facts: list[FeatureFacts],
                       base_rate: float) -> ReasonBook:
     texts: list[str] = []
+    factors: list[str] = []
     offsets = []
     for group in scorer.groups:
         offsets.append(len(texts))
         if len(group.features) == 1:
-            texts.extend(_feature_phrases(scorer, group.features[0], facts[group.features[0]],
-                                          base_rate, group.values))
+            i = group.features[0]
+            texts.extend(_feature_phrases(scorer, i, facts[i], base_rate, group.values))
+            factors.extend([group.label] * len(group.values))
             continue
         # Each member said both ways: the conversion rate is only quoted when it agrees
         # with the direction the member moves the score in.
         per_feature = [(_feature_phrases(scorer, i, facts[i], base_rate, -1.0),
                         _feature_phrases(scorer, i, facts[i], base_rate, 1.0))
                        for i in group.features]
-        texts.extend(_group_phrases(group, per_feature))
-    return ReasonBook(np.array(texts, dtype=object), np.array(offsets, dtype=np.int64))
+        labels = [scorer.specs[i].label for i in group.features]
+        for text, factor in _group_phrases(group, per_feature, labels):
+            texts.append(text)
+            factors.append(factor)
+    return ReasonBook(np.array(texts, dtype=object), np.array(offsets, dtype=np.int64),
+                      np.array(factors, dtype=object))
 
 
 def _feature_phrases(scorer: CompiledScorer, i: int, facts: FeatureFacts, base_rate: float,
@@ -172,11 +180,12 @@ def member_effects(group: GroupTable) -> np.ndarray:
     return effects
 
 
-def _group_phrases(group: GroupTable,
-                   per_feature: list[tuple[list[str], list[str]]]) -> list[str]:
-    """A group cell names the members that carry its contribution, strongest first: those
-    that move the score the same way as the whole cell (at most TOP_MEMBERS); when the
-    members only matter together, every member that differs from the reference lead."""
+def _group_phrases(group: GroupTable, per_feature: list[tuple[list[str], list[str]]],
+                   labels: list[str]) -> list[tuple[str, str]]:
+    """(sentence, factor) per group cell. A cell names the members that carry its
+    contribution, strongest first: those that move the score the same way as the whole cell
+    (at most TOP_MEMBERS); when the members only matter together, every member that differs
+    from the reference lead."""
     grids = np.indices(group.radix).reshape(len(group.radix), -1).T
     effects = member_effects(group)
     out = []
@@ -186,10 +195,11 @@ def _group_phrases(group: GroupTable,
         if not carrying:
             carrying = [k for k, slot in enumerate(cell) if slot != group.reference[k]]
         if not carrying:
-            out.append("typical " + group.label)
+            out.append(("typical " + group.label, group.label))
             continue
         way = 1 if total > 0 else 0
-        out.append("; ".join(per_feature[k][way][cell[k]] for k in carrying))
+        out.append(("; ".join(per_feature[k][way][cell[k]] for k in carrying),
+                    " and ".join(labels[k] for k in carrying)))
     return out
 
 
@@ -212,14 +222,17 @@ class Reasons:
         return np.append(self.book.texts, None)[self.phrase]
 
     def for_lead(self, row: int, labels: list[str]) -> list[dict[str, object]]:
-        """One lead's reasons as JSON-ready dicts, strongest first."""
+        """One lead's reasons as JSON-ready dicts, strongest first (`labels`: group labels,
+        the factors of artifacts older than `ReasonBook.factors`)."""
         out = []
         for k in range(self.group.shape[1]):
             g = int(self.group[row, k])
             if g < 0:
                 continue
             impact = float(self.impact[row, k])
-            out.append({"factor": labels[g], "text": str(self.book.texts[self.phrase[row, k]]),
+            factors = self.book.factors
+            factor = labels[g] if factors is None else str(factors[self.phrase[row, k]])
+            out.append({"factor": factor, "text": str(self.book.texts[self.phrase[row, k]]),
                         "effect": "raises" if impact > 0 else "lowers",
                         "impact": round(impact, 3)})
         return out

@@ -200,6 +200,7 @@ def test_a_group_reason_names_the_members_that_carry_it(trained: TrainingResult,
         first = int(np.argmax(carried))
         spec = model.specs[group.features[first]]
         assert spec.label in str(reasons.text[row, 0]).split(";")[0]
+        assert reasons.for_lead(row, model.group_labels)[0]["factor"].startswith(spec.label)
         neutral.iloc[row, neutral.columns.get_loc(spec.name)] = \
             examples[spec.name].get(group.reference[first])
         moved_rows.append(row)
