@@ -15,7 +15,7 @@ that holds most of the excess, the share of handoffs, the stalled items.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -76,6 +76,11 @@ class _Candidate:
     stalled_items: int = 0
     stalled_oldest_days: float = 0.0
     breaches: int = 0
+
+
+# What a ranked Bottleneck takes over from its candidate as it is.
+_HANDED_ON = tuple(f.name for f in fields(Bottleneck)
+                   if f.name in {c.name for c in fields(_Candidate)})
 
 
 def find_bottlenecks(
@@ -167,23 +172,8 @@ def rank_bottlenecks(
         dwell = stage_stats.get(candidate.from_stage) if candidate.kind == "stall" else None
         facts = _facts(candidate, entity, sla_hours, idle_days, dwell)
         ranked.append(
-            Bottleneck(
-                rank=rank,
-                kind=candidate.kind,
-                step=candidate.step,
-                from_stage=candidate.from_stage,
-                to_stage=candidate.to_stage,
-                items=candidate.items,
-                median_hours=candidate.median_hours,
-                baseline_median_hours=candidate.baseline_median_hours,
-                reference_hours=candidate.reference_hours,
-                impact_hours=candidate.impact_hours,
-                handoff_share=candidate.handoff_share,
-                stalled_items=candidate.stalled_items,
-                segments=candidate.segments,
-                facts=facts,
-                explanation="; ".join(facts) + ".",
-            )
+            Bottleneck(rank=rank, facts=facts, explanation="; ".join(facts) + ".",
+                       **{name: getattr(candidate, name) for name in _HANDED_ON})
         )
     return BottleneckReport(
         process=loaded.process.name,

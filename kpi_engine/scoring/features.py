@@ -197,20 +197,21 @@ def load_leads(engine: Engine, where: Any, as_of: dt.datetime | None = None) -> 
 
 
 def _activity_rows(conn: Any, where: Any, as_of: dt.datetime | None) -> pd.DataFrame:
-    """Raw activities of the leads in `where` from before each lead was decided (and, with
-    `as_of`, before that instant)."""
+    """Raw activities of the leads in `where`: before the lead converted and, with `as_of`,
+    before that instant. The exact cut per row (a snapshot, a disqualification) is
+    `activities_at`'s; this only keeps the bulk of later history out of the read."""
     leads = Lead.__table__
     acts = Activity.__table__
-    closed = _closed_at()
-    decided = _decided_at(closed)
-    conditions = [or_(decided.is_(None), acts.c.occurred_at < decided), where]
+    conditions = [
+        or_(leads.c.converted_at.is_(None), acts.c.occurred_at < leads.c.converted_at),
+        where,
+    ]
     if as_of is not None:
         conditions.append(acts.c.occurred_at < as_of)
     query = (
         select(acts.c.lead_id, acts.c.type, acts.c.direction, acts.c.detail,
                acts.c.occurred_at)
-        .select_from(acts.join(leads, acts.c.lead_id == leads.c.id)
-                     .outerjoin(closed, closed.c.lead_id == leads.c.id))
+        .select_from(acts.join(leads, acts.c.lead_id == leads.c.id))
         .where(and_(*conditions))
     )
     out = pd.DataFrame(conn.execute(query).all(),

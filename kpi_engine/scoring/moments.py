@@ -66,14 +66,16 @@ def days_since_inbound(groups: pd.DataFrame, at: pd.Series) -> np.ndarray:
     """Days from each row's last inbound activity to its instant (NaN: none, or no instant)."""
     inbound = groups[groups["direction"] == "inbound"]
     last = inbound.groupby("row")["last"].max()
-    rows = np.arange(len(at))
-    latest = pd.Series(rows).map(last)
-    gap = pd.to_datetime(at).reset_index(drop=True) - pd.to_datetime(latest)
-    return (gap.dt.total_seconds() / 86400.0).to_numpy(dtype=float)
+    return _days(pd.Series(np.arange(len(at))).map(last), at)
 
 
 def age_days(created: pd.Series, at: pd.Series) -> np.ndarray:
     """The lead's age in days at each row's instant (NaN without either date)."""
-    gap = pd.to_datetime(at).reset_index(drop=True) - pd.to_datetime(created).reset_index(
-        drop=True)
+    return _days(created, at)
+
+
+def _days(since: pd.Series, until: pd.Series) -> np.ndarray:
+    """Days from `since` to `until`, position by position (NaN where either is missing)."""
+    gap = (pd.to_datetime(until).reset_index(drop=True)
+           - pd.to_datetime(since).reset_index(drop=True))
     return (gap.dt.total_seconds() / 86400.0).to_numpy(dtype=float)
