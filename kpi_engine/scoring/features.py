@@ -23,12 +23,18 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, Engine, Select, Subquery, and_, case, func, null, or_, select
+from sqlalchemy import Engine, Select, Subquery, and_, func, or_, select
 
 from kpi_engine.db.models import Account, Activity, Lead, StageEvent
 from kpi_engine.scoring.grid import MAX_TABLE_CELLS, slot_bound
 from kpi_engine.scoring.guard import LeakageGuard, find_label_proxies
-from kpi_engine.scoring.moments import activities_at, age_days, days_since_inbound, moments
+from kpi_engine.scoring.moments import (
+    activities_at,
+    age_days,
+    days_since_inbound,
+    decision_times,
+    moments,
+)
 
 Kind = Literal["category", "number"]
 
@@ -125,40 +131,33 @@ class FeatureSelection:
     dropped: dict[str, str]  # feature or source column → why it is not used
 
 
-def _closed_at() -> Subquery:
-    """When each lead's recorded history ends: its last stage event."""
-    stages = StageEvent.__table__
-    return (select(stages.c.lead_id, func.max(stages.c.occurred_at).label("closed_at"))
-            .where(stages.c.lead_id.is_not(None))
-            .group_by(stages.c.lead_id)
-            .subquery("closed"))
-
-
-def _decided_at(closed: Subquery) -> ColumnElement[Any]:
-    """When a labelled lead's outcome was decided: its conversion, or for a lost lead the
-    last step of its history (the disqualification); NULL for open leads."""
-    leads = Lead.__table__
-    return case((leads.c.converted_at.is_not(None), leads.c.converted_at),
-                (leads.c.status == "lost", closed.c.closed_at), else_=null())
+def _last_event(table: Any, label: str) -> Subquery:
+    """When each lead's recorded history in `table` (stage events, activities) ends."""
+    return (select(table.c.lead_id, func.max(table.c.occurred_at).label(label))
+            .where(table.c.lead_id.is_not(None))
+            .group_by(table.c.lead_id)
+            .subquery(label))
 
 
 def _leads_query(where: Any) -> Select[Any]:
     leads = Lead.__table__
     accounts = Account.__table__
-    closed = _closed_at()
+    closed = _last_event(StageEvent.__table__, "closed_at")
+    touched = _last_event(Activity.__table__, "touched_until")
     columns = [leads.c[name] for name in CATEGORY_COLUMNS if name in leads.c]
     columns += [leads.c[name] for name in NUMBER_COLUMNS if name in leads.c]
     return (
         select(
             leads.c.id.label("lead_id"), leads.c.external_id, leads.c.source_system,
             leads.c.owner_id, leads.c.created_at, leads.c.status, leads.c.converted_at,
-            _decided_at(closed).label("decided_at"), *columns, leads.c.attributes,
+            closed.c.closed_at, touched.c.touched_until, *columns, leads.c.attributes,
             accounts.c.size_band.label("account_size_band"),
             accounts.c.sector.label("account_sector"),
             accounts.c.employees.label("account_employees"),
         )
         .select_from(leads.outerjoin(accounts, leads.c.account_id == accounts.c.id)
-                     .outerjoin(closed, closed.c.lead_id == leads.c.id))
+                     .outerjoin(closed, closed.c.lead_id == leads.c.id)
+                     .outerjoin(touched, touched.c.lead_id == leads.c.id))
         .where(where)
         .order_by(leads.c.id)
     )
@@ -177,8 +176,10 @@ def load_leads(engine: Engine, where: Any, as_of: dt.datetime | None = None) -> 
         names = list(_leads_query(where).selected_columns.keys())
         data = pd.DataFrame([dict(r) for r in rows], columns=names)
         raw = _activity_rows(conn, where, as_of)
-    for name in ("created_at", "converted_at", "decided_at"):
+    for name in ("created_at", "converted_at", "closed_at", "touched_until"):
         data[name] = pd.to_datetime(data[name])
+    data.insert(data.columns.get_loc("closed_at"), "decided_at", decision_times(data))
+    data = data.drop(columns=["closed_at", "touched_until"])
     judged = moments(data, as_of, snapshots=len(raw) > 0)
     data = data.iloc[judged["position"].to_numpy()].reset_index(drop=True)
     data["judged_at"] = judged["at"].to_numpy()

@@ -8,6 +8,14 @@ at one instant per row:
   still open (`SNAPSHOT_DAYS`): one training row per age, labelled with the lead's final
   outcome. A lead decided before the first age gives no row.
 
+When a labelled lead was decided (`decision_times`): a converted lead at its conversion, a
+lost one at its last stage event (the disqualification). A lead with neither recorded is
+taken as decided after its last activity, and no earlier than just after the first age:
+all the data says is that it was alive until then. Leaving its instant open instead lets
+the *missing* instant carry the label: on a synthetic CRM whose lost leads have no stage
+history, recency and age were missing exactly for the lost leads, so every open lead (they
+all have an age) looked like a future conversion.
+
 Why snapshots: measuring a labelled lead at its outcome (a converted lead at conversion, a
 lost lead at its disqualification) lets the measuring time carry the outcome. On the demo
 CRM "days since the last inbound activity" measured that way ranks leads with AUC 0.945 on
@@ -26,6 +34,21 @@ import pandas as pd
 
 SNAPSHOT_DAYS = (0.5, 2.0, 7.0, 21.0)
 DAY = pd.Timedelta(days=1)
+JUST_AFTER = pd.Timedelta(seconds=1)
+
+
+def decision_times(data: pd.DataFrame) -> pd.Series:
+    """When each labelled lead was decided (NaT for open leads and undated history), from
+    columns status, created_at, converted_at, closed_at (last stage event) and
+    touched_until (last activity)."""
+    status = data["status"]
+    recorded = data["converted_at"].where(status == "converted").fillna(data["closed_at"])
+    alive_until = pd.concat([data["touched_until"],
+                             data["created_at"] + SNAPSHOT_DAYS[0] * DAY + JUST_AFTER],
+                            axis=1).max(axis=1)
+    decided = recorded.fillna(alive_until)
+    labelled = status.isin(("converted", "lost")).to_numpy()
+    return decided.where(labelled, pd.NaT).rename("decided_at")
 
 
 def moments(data: pd.DataFrame, as_of: dt.datetime | None, snapshots: bool) -> pd.DataFrame:

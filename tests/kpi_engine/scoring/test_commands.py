@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from typer.testing import CliRunner
 
 from bot.cli import app
 from kpi_engine.config import get_settings
-from kpi_engine.db.models import Activity, Lead, ModelVersion, Rep
+from kpi_engine.db.models import Activity, Lead, ModelVersion, Rep, StageEvent
 from kpi_engine.demo import seed_demo
 from tests.databases import BACKENDS, migrated_engine
 
@@ -152,3 +152,29 @@ def test_training_rows_are_read_before_each_lead_was_decided(world) -> None:
     snapshot = data["days_since_inbound"].fillna(1e6).to_numpy()
     assert roc_auc_score(y[known], -at_decision[known]) > 0.9
     assert roc_auc_score(y, -snapshot) < 0.85
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lost_leads_without_stage_history_are_judged_while_alive(backend, tmp_path) -> None:
+    """A CRM that records no disqualification: a lost lead is judged up to its last activity
+    like any other lead. Left without an instant, its recency and age were missing exactly
+    when it was lost, and ranked outcomes perfectly (AUC 1.0) on their own."""
+    from sklearn.metrics import roc_auc_score
+
+    from kpi_engine.scoring.features import load_leads
+
+    with migrated_engine(backend, tmp_path) as engine:
+        seed_demo(engine, today=TODAY, seed=42)
+        with engine.begin() as conn:
+            lost = select(Lead.id).where(Lead.status == "lost")
+            conn.execute(delete(StageEvent).where(StageEvent.lead_id.in_(lost)))
+            last = dict(conn.execute(select(Activity.lead_id, func.max(Activity.occurred_at))
+                                     .group_by(Activity.lead_id)).all())
+        frame = load_leads(engine, Lead.status.in_(("converted", "lost")))
+    data, y = frame.data, frame.label
+    assert data["lead_age_days"].notna().all()
+    assert (data["judged_at"] < data["decided_at"]).all()
+    lost_rows = data[data["status"] == "lost"]
+    assert (lost_rows["decided_at"] >= pd.to_datetime(lost_rows["lead_id"].map(last))).all()
+    assert roc_auc_score(y, -data["lead_age_days"]) < 0.8
+    assert roc_auc_score(y, -data["days_since_inbound"].fillna(1e6)) < 0.85

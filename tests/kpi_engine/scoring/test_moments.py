@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kpi_engine.scoring.moments import SNAPSHOT_DAYS, activities_at, days_since_inbound, moments
+from kpi_engine.scoring.moments import (
+    SNAPSHOT_DAYS,
+    activities_at,
+    days_since_inbound,
+    decision_times,
+    moments,
+)
 
 T = pd.Timestamp("2025-03-01 09:00")
 DAY = pd.Timedelta(days=1)
@@ -30,6 +36,25 @@ def test_labelled_leads_are_seen_at_each_age_they_were_still_open() -> None:
     assert 2 not in by_lead  # decided before the first age: no row
     assert by_lead[3] == [NOW]  # open: at the scoring time
     assert by_lead[4] == [T + 3 * DAY]  # no creation date: at its decision, once
+
+
+def test_a_lead_is_decided_at_its_outcome_or_after_its_last_sign_of_life() -> None:
+    leads = pd.DataFrame({
+        "status": ["converted", "lost", "lost", "lost", "open", "lost"],
+        "created_at": [T, T, T, T, T, pd.NaT],
+        "converted_at": [T + 5 * DAY, pd.NaT, pd.NaT, pd.NaT, pd.NaT, pd.NaT],
+        "closed_at": [T + 6 * DAY, T + 9 * DAY, pd.NaT, pd.NaT, T + DAY, pd.NaT],
+        "touched_until": [T + 7 * DAY, T + 10 * DAY, T + 3 * DAY, T + 0.1 * DAY, T, pd.NaT],
+    })
+    decided = decision_times(leads).tolist()
+    assert decided[0] == T + 5 * DAY  # at conversion, not at later history
+    assert decided[1] == T + 9 * DAY  # at the disqualification
+    assert decided[2] == T + 3 * DAY  # no disqualification recorded: after its last activity
+    # Alive at least until just after the first age, so it is seen once like every lead.
+    assert T + SNAPSHOT_DAYS[0] * DAY < decided[3] < T + SNAPSHOT_DAYS[0] * DAY + DAY / 24
+    assert pd.isna(decided[4]) and pd.isna(decided[5])  # open; lost with no dates at all
+    judged = moments(leads.assign(decided_at=decided), NOW, snapshots=True)
+    assert judged.groupby("position").size().to_dict() == {0: 2, 1: 3, 2: 2, 3: 1, 4: 1, 5: 1}
 
 
 def test_without_snapshots_each_lead_is_one_row() -> None:
