@@ -23,6 +23,12 @@ its own (median 0.5 days for converted leads, 12.6 for lost ones) and the model'
 AUC jumps from 0.78 to 0.96: it learns when leads were judged, not how they behave. A lead
 seen at a fixed age while still open is exactly what an open lead looks like when it is
 scored.
+
+The first age is five minutes, when a lead has just arrived: that is when speed-to-lead
+matters, and a model that never saw a lead that young misjudges it. With 12 hours as the
+first age, the demo's held-out leads seen at five minutes were given 4 % on average by the
+logistic regression and 46 % by gradient boosting; 31 % converted. Seen at five minutes in
+training too, both give 23 %.
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-SNAPSHOT_DAYS = (0.5, 2.0, 7.0, 21.0)
 DAY = pd.Timedelta(days=1)
+SNAPSHOT_DAYS = (5 / (24 * 60), 0.5, 2.0, 7.0, 21.0)  # 5 minutes, 12 hours, 2, 7, 21 days
 JUST_AFTER = pd.Timedelta(seconds=1)
 
 

@@ -178,3 +178,29 @@ def test_lost_leads_without_stage_history_are_judged_while_alive(backend, tmp_pa
     assert (lost_rows["decided_at"] >= pd.to_datetime(lost_rows["lead_id"].map(last))).all()
     assert roc_auc_score(y, -data["lead_age_days"]) < 0.8
     assert roc_auc_score(y, -data["days_since_inbound"].fillna(1e6)) < 0.85
+
+
+def test_a_lead_that_just_arrived_is_scored_like_one(world, monkeypatch) -> None:
+    """The newest leads seen five minutes after they arrived, scored by a model trained on
+    the older ones: their average score is close to how many of them converted. A model
+    whose youngest training rows were 12 hours old gave them 4 % (31 % converted)."""
+    import kpi_engine.scoring.moments as moments
+    from kpi_engine.scoring.features import LeadFrame, feature_matrix, load_leads
+    from kpi_engine.scoring.guard import LeakageGuard
+    from kpi_engine.scoring.train import fit_lead_model
+
+    engine, _, _ = world
+    labelled = Lead.status.in_(("converted", "lost"))
+    frame = load_leads(engine, labelled)
+    cut = frame.data["created_at"].quantile(0.8)
+    older = frame.data["created_at"] < cut
+    model = fit_lead_model(LeadFrame(frame.data[older].reset_index(drop=True),
+                                     frame.attribute_names),
+                           LeakageGuard.default(), n_folds=3).model
+    monkeypatch.setattr(moments, "SNAPSHOT_DAYS", (5 / (24 * 60),))
+    arrived = load_leads(engine, labelled)
+    newest = (arrived.data["created_at"] >= cut).to_numpy()
+    scores, _, _ = model.scorer.score(feature_matrix(arrived.data[newest], model.specs))
+    converted = arrived.label[newest].mean()
+    assert newest.sum() > 500
+    assert 0.6 * converted < scores.mean() / 100 < 1.4 * converted

@@ -23,8 +23,8 @@ def _leads() -> pd.DataFrame:
         "lead_id": [1, 2, 3, 4, 5],
         "status": ["converted", "lost", "converted", "open", "lost"],
         "created_at": [T, T, T, T + 39 * DAY, pd.NaT],
-        # 1 converts on day 5, 2 is disqualified on day 30, 3 converts within 6 hours.
-        "decided_at": [T + 5 * DAY, T + 30 * DAY, T + 0.25 * DAY, pd.NaT, T + 3 * DAY],
+        # 1 converts on day 5, 2 is disqualified on day 30, 3 converts within 2 minutes.
+        "decided_at": [T + 5 * DAY, T + 30 * DAY, T + DAY / 720, pd.NaT, T + 3 * DAY],
     })
 
 
@@ -44,7 +44,7 @@ def test_a_lead_is_decided_at_its_outcome_or_after_its_last_sign_of_life() -> No
         "created_at": [T, T, T, T, T, pd.NaT],
         "converted_at": [T + 5 * DAY, pd.NaT, pd.NaT, pd.NaT, pd.NaT, pd.NaT],
         "closed_at": [T + 6 * DAY, T + 9 * DAY, pd.NaT, pd.NaT, T + DAY, pd.NaT],
-        "touched_until": [T + 7 * DAY, T + 10 * DAY, T + 3 * DAY, T + 0.1 * DAY, T, pd.NaT],
+        "touched_until": [T + 7 * DAY, T + 10 * DAY, T + 3 * DAY, T + DAY / 720, T, pd.NaT],
     })
     decided = decision_times(leads).tolist()
     assert decided[0] == T + 5 * DAY  # at conversion, not at later history
@@ -54,7 +54,7 @@ def test_a_lead_is_decided_at_its_outcome_or_after_its_last_sign_of_life() -> No
     assert T + SNAPSHOT_DAYS[0] * DAY < decided[3] < T + SNAPSHOT_DAYS[0] * DAY + DAY / 24
     assert pd.isna(decided[4]) and pd.isna(decided[5])  # open; lost with no dates at all
     judged = moments(leads.assign(decided_at=decided), NOW, snapshots=True)
-    assert judged.groupby("position").size().to_dict() == {0: 2, 1: 3, 2: 2, 3: 1, 4: 1, 5: 1}
+    assert judged.groupby("position").size().to_dict() == {0: 3, 1: 4, 2: 3, 3: 1, 4: 1, 5: 1}
 
 
 def test_without_snapshots_each_lead_is_one_row() -> None:
