@@ -66,6 +66,9 @@ def generate_demo(
 class _Generator:
     def __init__(self, today: dt.date, seed: int, tz: ZoneInfo, fiscal_start: int) -> None:
         self.rng = random.Random(seed)
+        # Marketing touches (email opens, content downloads) draw from their own stream, so
+        # adding them left every planted pattern and figure of the main stream unchanged.
+        self.marketing_rng = random.Random(seed + 1)
         self.today = today
         self.tz = tz
         self.fiscal_start = fiscal_start
@@ -245,6 +248,7 @@ class _Generator:
         self.lead_activities(key, owner, channel, created, first_touch if touched else None,
                              end, visit_end, visits, pricing_visits,
                              converted_at if converted else None)
+        self.marketing_touches(key, created, end, visit_end, email_opens, downloads)
         self.lead_stages(key, owner, created, first_touch if touched else None, status,
                          converted_at, disqualified_at)
         return {
@@ -297,6 +301,19 @@ class _Generator:
             gap = min(DAY, (converted_at - first_touch) / 2)
             self.add_activity("meeting", "outbound", converted_at - gap, lead=key, rep=owner,
                               detail="discovery meeting")
+
+    def marketing_touches(self, key: str, created: dt.datetime, end: dt.datetime,
+                          visit_end: dt.datetime, email_opens: int, downloads: int) -> None:
+        """What a marketing-automation tool logs: each email open and content download, spread
+        like the visits over the lead's life and recorded only up to its outcome or now."""
+        rng = self.marketing_rng
+        span_days = max(0.1, min((visit_end - created) / DAY, 21.0))
+        touches = [("email", "opened a marketing email")] * email_opens
+        touches += [("form", "content download")] * downloads
+        for kind, detail in touches:
+            at = created + rng.uniform(0.02, span_days) * DAY
+            if at < end:
+                self.add_activity(kind, "inbound", at, lead=key, detail=detail)
 
     def lead_stages(self, key: str, owner: str, created: dt.datetime,
                     first_touch: dt.datetime | None, status: str,

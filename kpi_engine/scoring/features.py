@@ -99,6 +99,9 @@ class LeadFrame:
 
     data: pd.DataFrame
     attribute_names: tuple[str, ...]
+    # Labelled leads are seen at several ages (moments.py), so export-time columns would
+    # describe a row later than its instant (guard.py, EXPORT_TIME).
+    snapshots: bool = False
 
     def __len__(self) -> int:
         return len(self.data)
@@ -194,7 +197,8 @@ def load_leads(engine: Engine, where: Any, as_of: dt.datetime | None = None) -> 
         data = data.join(wide.reindex(data.index).fillna(0.0).astype(float))
         data["days_since_inbound"] = days_since_inbound(groups, data["judged_at"])
         data["lead_age_days"] = age_days(data["created_at"], data["judged_at"])
-    return LeadFrame(data, tuple(c.removeprefix("attr:") for c in attributes.columns))
+    return LeadFrame(data, tuple(c.removeprefix("attr:") for c in attributes.columns),
+                     snapshots=len(raw) > 0)
 
 
 def _activity_rows(conn: Any, where: Any, as_of: dt.datetime | None) -> pd.DataFrame:
@@ -387,6 +391,8 @@ def select_features(frame: LeadFrame, guard: LeakageGuard) -> FeatureSelection:
         values = _normalised(spec, values)
         train = values[labelled]
         reason = guard.blocks(spec.name, source_name)
+        if reason is None and frame.snapshots and not spec.origin.startswith("activity:"):
+            reason = guard.read_at_export(spec.name.removeprefix("attr:"), source_name)
         if reason is None and train.nunique(dropna=True) <= 1:
             reason = "the same value on every lead" if train.notna().any() else "always empty"
         if reason is None and spec.kind == "category" and train.nunique() > max(0.5 * n, 50):

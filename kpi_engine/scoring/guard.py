@@ -26,6 +26,15 @@ activity" as a behavioural feature. They are snapshots taken at export time, so 
 list `STRICT_EXTRA` removes them as well; `kpibot train --strict` uses it and the scoring
 note reports both figures.
 
+Behaviour columns of a CRM export (`EXPORT_TIME`: visits, time on site, email opens,
+downloads, last activity ...) are read when the file was exported. When the data has an
+activity log, each closed lead is learnt from at several ages while it was open
+(moments.py), and such a column would describe the lead at export, after its decision,
+instead of at the row's age: on the demo, leads seen as they were on arrival (one visit, no
+opens or downloads yet) were then scored 8.5 % on average where 30.6 % converted. So with an
+activity log they are left out and the log's time-stamped counts stand for them; without
+one (X Education, Olist), every row is measured at export and they are kept.
+
 On top of the names, `find_label_proxies` drops any single feature that predicts the
 outcome almost perfectly on its own (including by being filled in only for one outcome),
 and the model version records what it dropped and why.
@@ -33,8 +42,9 @@ and the model version records what it dropped and why.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -77,6 +87,15 @@ STRICT_EXTRA: dict[str, str] = {
     "last_activity": "a snapshot taken at export time, may postdate the decision",
 }
 
+# Name patterns (case-insensitive) of behaviour read at export time.
+EXPORT_TIME: dict[str, str] = {
+    pattern: "read when the CRM was exported, after the lead's decision; with an activity log "
+             "the log's counts at each age stand for it"
+    for pattern in ("*visit*", "*time*on*site*", "*time*spent*", "*page*view*",
+                    "*email*open*", "*click*", "*download*", "*attend*", "*last*activity*",
+                    "*session*")
+}
+
 # One feature alone ranking leads this well means it encodes the outcome, not the lead.
 LABEL_PROXY_AUC = 0.97
 # A value held by this share of labelled leads that (almost) all share one outcome is an
@@ -95,6 +114,7 @@ class LeakageGuard:
 
     excluded: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_EXCLUDED))
     detect_proxies: bool = True
+    export_time: dict[str, str] = field(default_factory=lambda: dict(EXPORT_TIME))
 
     @classmethod
     def default(cls) -> LeakageGuard:
@@ -109,7 +129,8 @@ class LeakageGuard:
         """No guard at all: only for measuring how much the leaked fields inflate quality."""
         return cls(excluded={"converted": "the outcome itself", "status": "the outcome itself",
                              "converted_at": "the outcome itself", "won_date": "the outcome",
-                             "is_won": "the outcome itself"}, detect_proxies=False)
+                             "is_won": "the outcome itself"}, detect_proxies=False,
+                   export_time={})
 
     @property
     def enabled(self) -> bool:
@@ -117,7 +138,7 @@ class LeakageGuard:
 
     def with_extra(self, names: Iterable[str]) -> LeakageGuard:
         extra = {_key(n): "excluded by configuration" for n in names}
-        return LeakageGuard(excluded={**self.excluded, **extra}, detect_proxies=self.detect_proxies)
+        return replace(self, excluded={**self.excluded, **extra})
 
     def blocks(self, *names: str | None) -> str | None:
         """The reason any of `names` (a feature and the source columns it came from) is excluded."""
@@ -126,9 +147,18 @@ class LeakageGuard:
                 return self.excluded[_key(name)]
         return None
 
+    def read_at_export(self, *names: str | None) -> str | None:
+        """Why any of `names` cannot stand for a lead at an earlier age (None: it can)."""
+        for name in names:
+            for pattern, reason in self.export_time.items():
+                if name is not None and fnmatch.fnmatch(_key(name), pattern):
+                    return reason
+        return None
+
     def describe(self) -> dict[str, object]:
         return {"excluded": dict(sorted(self.excluded.items())),
                 "detect_label_proxies": self.detect_proxies,
+                "read_at_export": sorted(self.export_time),
                 "label_proxy_auc": LABEL_PROXY_AUC}
 
 

@@ -46,6 +46,17 @@ def test_guard_keeps_sales_entered_fields_out(trained: TrainingResult) -> None:
         assert f"attr:{name}" in trained.dropped
 
 
+def test_export_time_behaviour_stays_when_every_lead_is_measured_at_export(
+        trained: TrainingResult) -> None:
+    # X Education has no activity log: one row per lead, all read at export (guard.py).
+    assert {"total_visits", "time_on_site_seconds", "attr:Last Notable Activity"} \
+        <= set(trained.features)
+    guard = LeakageGuard.default()
+    assert guard.read_at_export("Page Views Per Visit") and guard.read_at_export("email_opens")
+    assert guard.read_at_export("industry") is None
+    assert LeakageGuard.off().read_at_export("total_visits") is None
+
+
 def test_cross_validated_auc_with_and_without_guard(xeducation) -> None:
     y = xeducation.label
     guarded = select_features(xeducation, LeakageGuard.default()).specs
