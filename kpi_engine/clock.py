@@ -38,3 +38,8 @@ class FixedClock:
 def clock_from_settings(now: dt.datetime | None, timezone: str) -> Clock:
     tz = ZoneInfo(timezone)
     return FixedClock(now, tz) if now is not None else SystemClock(tz)
+
+
+def naive_utc(instant: dt.datetime) -> dt.datetime:
+    """The instant as the database stores it: UTC without a zone (naive input is UTC already)."""
+    return instant.astimezone(dt.UTC).replace(tzinfo=None) if instant.tzinfo else instant

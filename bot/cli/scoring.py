@@ -129,6 +129,6 @@ def model(as_json: bool = typer.Option(False, "--json")) -> None:
     typer.echo(f"Held-out AUC {report['auc']:.3f}, Brier {report['brier']:.3f}, top-decile "
                f"lift {report['top_decile_lift']:.2f}×, base rate {report['base_rate']:.1%}.")
     drift = report["drift_psi"]
-    typer.echo(f"Score drift: {report['drift']}"
-               + (f" (PSI {drift:.3f} over {report['scored_open_leads']} open leads)."
-                  if drift is not None else "."))
+    typer.echo(f"Score drift since training: {report['drift']}"
+               + (f" (PSI {drift:.3f}, {report['scored_open_leads']} open leads now against the "
+                  f"{report['drift_baseline']})." if drift is not None else "."))

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from kpi_engine.clock import Clock
+from kpi_engine.clock import Clock, naive_utc
 from kpi_engine.errors import InvalidInputError, UnknownNameError
 from kpi_engine.journey.leads import DEFAULT_SLA_HOURS, fetch_lead_responses, speed_to_lead
 from kpi_engine.journey.results import (
@@ -114,7 +114,7 @@ def make_window(
         as_of, label = end, period.label
     else:
         start = end = None
-        now = clock.now().astimezone(dt.UTC).replace(tzinfo=None) if clock else None
+        now = naive_utc(clock.now()) if clock else None
         as_of = now or freshness or dt.datetime(1970, 1, 1)
         label = "all data"
     if process.entity == "case" and freshness is not None:

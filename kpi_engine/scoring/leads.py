@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select
 
+from kpi_engine.clock import naive_utc
 from kpi_engine.db.models import Activity, Lead, Rep, Team
 from kpi_engine.errors import InvalidInputError, UnknownNameError
-from kpi_engine.scoring.score import naive_utc
 
 LEADS = Lead.__table__
 REPS = Rep.__table__

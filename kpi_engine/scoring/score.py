@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, bindparam, select, update
 
+from kpi_engine.clock import naive_utc
 from kpi_engine.db.models import Lead, ModelVersion
 from kpi_engine.errors import InvalidInputError, NotEnoughDataError
 from kpi_engine.scoring.features import feature_matrix, load_leads
@@ -36,10 +37,6 @@ class ScoreRun:
     scored: int
     scored_at: dt.datetime
     histogram: list[int]
-
-
-def naive_utc(instant: dt.datetime) -> dt.datetime:
-    return instant.astimezone(dt.UTC).replace(tzinfo=None) if instant.tzinfo else instant
 
 
 def current_model(engine: Engine) -> LoadedModel:
@@ -98,9 +95,12 @@ def model_report(engine: Engine, now: dt.datetime) -> dict[str, Any]:
             select(LEADS.c.score).where(LEADS.c.status == "open",
                                         LEADS.c.score_model_version == loaded.version_id))]
     histogram = score_histogram(np.array(current, dtype=float)) if current else []
-    drift = psi(row["score_histogram"], histogram) if current else None
-    age = naive_utc(now) - row["created_at"]
     details = row["details"] or {}
+    # Open leads then against open leads now: the training rows (closed leads at several
+    # ages) are another population, and compared with them a model "drifts" on day one.
+    baseline = details.get("open_histogram") or row["score_histogram"]
+    drift = psi(baseline, histogram) if current else None
+    age = naive_utc(now) - row["created_at"]
     return {
         "version": loaded.version_id,
         "created_at": row["created_at"].isoformat(),
@@ -114,6 +114,9 @@ def model_report(engine: Engine, now: dt.datetime) -> dict[str, Any]:
         "features": row["features"], "dropped": details.get("dropped", {}),
         "training_seconds": row["training_seconds"],
         "training_histogram": row["score_histogram"],
+        "open_histogram_when_trained": details.get("open_histogram"),
+        "drift_baseline": ("open leads when trained" if details.get("open_histogram")
+                           else "training leads"),
         "current_histogram": histogram, "scored_open_leads": len(current),
         "drift_psi": drift,
         "drift": drift_verdict(drift) if drift is not None else "no scored open leads yet",

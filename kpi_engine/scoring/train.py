@@ -29,6 +29,7 @@ from sklearn.model_selection import cross_val_score, train_test_split
 from sqlalchemy import Engine, insert
 from threadpoolctl import threadpool_limits
 
+from kpi_engine.clock import naive_utc
 from kpi_engine.db.models import Lead, ModelVersion
 from kpi_engine.errors import KpiInternalError, NotEnoughDataError
 from kpi_engine.scoring.features import (
@@ -228,14 +229,24 @@ def train_model(engine: Engine, model_dir: Path, now: dt.datetime,
     guard = guard or LeakageGuard.default()
     frame = load_leads(engine, Lead.__table__.c.status.in_(("converted", "lost")))
     result = fit_lead_model(frame, guard)
-    return store(engine, model_dir, now, result)
+    return store(engine, model_dir, now, result, open_histogram(engine, result.model, now))
 
 
-def store(engine: Engine, model_dir: Path, now: dt.datetime,
-          result: TrainingResult) -> TrainingResult:
+def open_histogram(engine: Engine, model: ScoringModel, now: dt.datetime) -> list[int]:
+    """How the model scores the leads open now: the baseline that later open-lead scores
+    drift from (empty when no lead is open)."""
+    frame = load_leads(engine, Lead.__table__.c.status == "open", as_of=naive_utc(now))
+    if not len(frame):
+        return []
+    scores, _, _ = model.scorer.score(feature_matrix(frame, model.specs))
+    return score_histogram(scores)
+
+
+def store(engine: Engine, model_dir: Path, now: dt.datetime, result: TrainingResult,
+          open_scores: list[int] | None = None) -> TrainingResult:
     """Write the artifact, then its row; a failed insert leaves no orphan file behind."""
     model_dir.mkdir(parents=True, exist_ok=True)
-    created = now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo else now
+    created = naive_utc(now)
     digest = hashlib.sha256(repr((result.features, result.cv_auc, created)).encode())
     path = model_dir / f"lead-model-{created:%Y%m%dT%H%M%S}-{digest.hexdigest()[:8]}.joblib"
     joblib.dump(result.model, path)
@@ -252,7 +263,8 @@ def store(engine: Engine, model_dir: Path, now: dt.datetime,
                     "dropped": result.dropped, "guard": result.guard,
                     "top_decile_lift": q.top_decile_lift,
                     "reason_groups": result.model.group_labels,
-                    "candidate_notes": result.details.get("candidate_notes", {})},
+                    "candidate_notes": result.details.get("candidate_notes", {}),
+                    "open_histogram": open_scores or []},
     }
     try:
         with engine.begin() as conn:

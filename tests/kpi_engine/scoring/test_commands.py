@@ -80,7 +80,15 @@ def test_train_score_leads_model(world, monkeypatch: pytest.MonkeyPatch) -> None
     report = run(url, tmp, monkeypatch, "model", "--json")
     assert report.exit_code == 0, report.output
     body = json.loads(report.output)
-    assert body["scored_open_leads"] == open_leads and body["drift_psi"] is not None
+    assert body["scored_open_leads"] == open_leads
+    # Nothing changed since training: the open leads score as they did then. (Against the
+    # training rows, closed leads at several ages, this read "shifting", PSI 0.2, on day one.)
+    assert body["drift_baseline"] == "open leads when trained"
+    assert sum(body["open_histogram_when_trained"]) == open_leads
+    # (≈ 0, not 0: stored scores are rounded to 0.1, which can move one across a band edge.)
+    assert body["drift_psi"] < 0.001 and body["drift"] == "stable"
+    assert "Score drift since training: stable (PSI 0.000" in run(url, tmp, monkeypatch,
+                                                                  "model").output
 
 
 def test_a_rep_sees_only_their_leads(world, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -226,3 +234,19 @@ def test_export_time_behaviour_is_left_out_when_activities_are_logged(world) -> 
     # The log's time-stamped counts stand for them.
     assert {"activity:inbound web_visit", "activity:inbound email",
             "activity:web_visit|pricing page"} <= used
+
+
+def test_drift_shows_when_the_open_leads_change(tmp_path, monkeypatch) -> None:
+    """A month on with no new leads, the same open leads have aged and gone quiet: their
+    scores fall, and the report says the distribution moved since training."""
+    with migrated_engine("sqlite", tmp_path) as engine:
+        seed_demo(engine, today=TODAY, seed=42)
+        url = engine.url.render_as_string(hide_password=False)
+        assert run(url, tmp_path, monkeypatch, "train").exit_code == 0
+        monkeypatch.setenv("KPIBOT_NOW", f"{TODAY + dt.timedelta(days=30)}T12:00:00")
+        get_settings.cache_clear()
+        later = CliRunner().invoke(app, ["score"])
+        assert later.exit_code == 0, later.output
+        report = json.loads(CliRunner().invoke(app, ["model", "--json"]).output)
+        get_settings.cache_clear()
+    assert report["drift_psi"] > 0.25 and report["drift"] == "shifted: retrain"
