@@ -308,8 +308,8 @@ class _Generator:
         like the visits over the lead's life and recorded only up to its outcome or now."""
         rng = self.marketing_rng
         span_days = max(0.1, min((visit_end - created) / DAY, 21.0))
-        touches = [("email", "opened a marketing email")] * email_opens
-        touches += [("form", "content download")] * downloads
+        touches = [("email", "opened marketing email")] * email_opens
+        touches += [("form", "content download form")] * downloads
         for kind, detail in touches:
             at = created + rng.uniform(0.02, span_days) * DAY
             if at < end:

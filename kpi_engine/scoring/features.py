@@ -309,6 +309,18 @@ def _fit_groups(specs: list[FeatureSpec], train: dict[str, pd.Series]) -> list[F
     return [s if s.group is None or s.name in keep else replace(s, group=None) for s in specs]
 
 
+def _activity_label(column: str) -> str:
+    """"inbound web visits", "web visits (pricing page)"; a detail that names its own kind
+    stands alone: "opened marketing emails", "inbound calls"."""
+    what = column.removeprefix("activity:")
+    kind, _, detail = what.partition("|")
+    if not detail:
+        return f"{what.replace('_', ' ')}s"
+    if kind.split("_")[-1] in detail.casefold().split():
+        return f"{detail}s"
+    return f"{kind.replace('_', ' ')}s ({detail})"
+
+
 def _candidates(frame: LeadFrame) -> list[tuple[FeatureSpec, pd.Series]]:
     data = frame.data
     found: list[tuple[FeatureSpec, pd.Series]] = []
@@ -325,13 +337,8 @@ def _candidates(frame: LeadFrame) -> list[tuple[FeatureSpec, pd.Series]]:
                           pd.to_numeric(data[name], errors="coerce").astype(float)))
     for column in data.columns:
         if column.startswith("activity:"):
-            what = column.removeprefix("activity:")
-            kind, _, detail = what.partition("|")
-            # "web visits (pricing page)", "inbound calls"
-            label = (f"{kind.replace('_', ' ')}s ({detail})" if detail
-                     else f"{what.replace('_', ' ')}s")
-            found.append((FeatureSpec(column, "number", label, column, "count"),
-                          data[column].astype(float)))
+            found.append((FeatureSpec(column, "number", _activity_label(column), column,
+                                      "count"), data[column].astype(float)))
     for name in frame.attribute_names:
         raw = data[f"attr:{name}"]
         numbers = _as_number(raw)
@@ -378,6 +385,21 @@ def _duplicate_of(values: pd.Series, kept: dict[str, pd.Series]) -> str | None:
     return None
 
 
+def _repeated_totals(train: dict[str, pd.Series]) -> dict[str, str]:
+    """Inbound totals ("activity:inbound email") that one of their details repeats on
+    (almost) every lead: two reasons would say one thing, and the detail says it better."""
+    out: dict[str, str] = {}
+    for name, values in train.items():
+        kind = name.removeprefix("activity:inbound ")
+        if kind == name:
+            continue
+        for detail in (d for d in train if d.startswith(f"activity:{kind}|")):
+            if (train[detail].to_numpy() == values.to_numpy()).mean() >= 0.98:
+                out[name] = f"repeats {_activity_label(detail)}"
+                break
+    return out
+
+
 def select_features(frame: LeadFrame, guard: LeakageGuard) -> FeatureSelection:
     """The features a model trained on `frame` (its labelled leads) may use; the rest, with why."""
     labelled = frame.labelled.to_numpy()
@@ -412,6 +434,9 @@ def select_features(frame: LeadFrame, guard: LeakageGuard) -> FeatureSelection:
             continue
         kept[spec.name] = values
         specs.append(spec)
+    repeated = _repeated_totals({s.name: kept[s.name][labelled] for s in specs})
+    dropped.update(repeated)
+    specs = [s for s in specs if s.name not in repeated]
     if guard.detect_proxies and specs:
         proxies = find_label_proxies(
             pd.DataFrame({s.name: kept[s.name][labelled] for s in specs}), label)
