@@ -122,7 +122,7 @@ def parse_question(text: str, metrics: Sequence[MetricName],
     if re.search(r"\b(top|best|hottest|call first|who should i call|priorit)\w*", q) and re.search(
         r"\b(leads?|prospects?|call)\b", q
     ):
-        return Intent(IntentKind.TOP_LEADS, period_text=period_text)
+        return Intent(IntentKind.TOP_LEADS, period_text=period_text, filters=filters)
     asks_where = re.search(
         r"\b(stuck|bottlenecks?|slow(?:est)?\s+stages?|drop[- ]?offs?|where do)\b", q
     )

@@ -27,7 +27,7 @@ HELP = (
     "• win rate last quarter by team\n"
     "• are we on track for revenue this quarter?\n"
     "• why did win rate drop?\n"
-    "• my top leads?\n"
+    "• my top leads? top LinkedIn leads? top leads for team West?\n"
     "• where do deals get stuck?\n"
     "• which metrics do you know?"
 )
@@ -94,7 +94,7 @@ _HANDLERS: dict[IntentKind, Callable[[ToolContext, Intent], Answer]] = {
     IntentKind.LIST_METRICS: lambda ctx, intent: list_metrics(ctx),
     IntentKind.PACING: _pacing,
     IntentKind.WHY: _why,
-    IntentKind.TOP_LEADS: lambda ctx, intent: rank_leads(ctx),
+    IntentKind.TOP_LEADS: lambda ctx, intent: rank_leads(ctx, filters=intent.filters),
     IntentKind.BOTTLENECKS: lambda ctx, intent: rank_bottlenecks(ctx, period=intent.period_text),
     IntentKind.HELP: _help,
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kpi_engine.scoring.leads import TopLead, find_viewer, top_leads
 from tools.answer import Answer
 from tools.context import ToolContext
@@ -14,31 +16,52 @@ NO_SCORES = (
 )
 
 
+# What a question may narrow top leads by; a rep is more specific than a team.
+NARROWING = ("rep", "team", "source")
+
+
 def rank_leads(
-    ctx: ToolContext, *, limit: int = DEFAULT_LIMIT, source: str | None = None
+    ctx: ToolContext, *, limit: int = DEFAULT_LIMIT, filters: Sequence[tuple[str, str]] = ()
 ) -> Answer:
-    """The viewer's own leads for a rep, their team's for a manager, everyone's when anonymous."""
+    """The viewer's own leads for a rep, their team's for a manager, everyone's when anonymous;
+    narrowed to the rep, team or lead source the question names ("top LinkedIn leads")."""
     identity = ctx.viewer.slack_user_id or ctx.viewer.email
     viewer = find_viewer(ctx.engine, identity) if identity else None
+    named = dict(filters)
+    rep = named.get("rep")
+    team = None if rep else named.get("team")
     found = top_leads(
         ctx.engine,
         ctx.clock.now(),
         viewer=viewer,
-        everyone=viewer is None,
-        source=source,
+        rep=rep,
+        team=team,
+        everyone=viewer is None and not (rep or team),
+        source=named.get("source"),
         limit=limit,
     )
     if not found:
-        return Answer(kind="top_leads", text=NO_SCORES, ok=False)
-    whose = (
-        "your own"
-        if viewer and viewer.role != "manager"
-        else "your team's"
-        if viewer
-        else "the team's"
-    )
+        text = NO_SCORES if not named else "No scored open leads match " + _scope(rep, team,
+                                                                                 named) + "."
+        return Answer(kind="top_leads", text=text, ok=False)
+    if rep or team:
+        whose = f"{rep}'s" if rep else f"team {team}'s"
+    else:
+        whose = (
+            "your own"
+            if viewer and viewer.role != "manager"
+            else "your team's"
+            if viewer
+            else "the team's"
+        )
+    if named.get("source"):
+        whose += f", from {named['source']}"
     sheet = FactSheet()
     lines = [f"Top {sheet.number('leads.count', len(found))} open leads ({whose}), best first:"]
+    ignored = sorted(d for d in named if d not in NARROWING)
+    if ignored:
+        lines.append(f"(Top leads can be narrowed by rep, team or source; "
+                     f"{', '.join(ignored)} is not applied.)")
     lines += [_lead_line(sheet, rank, lead) for rank, lead in enumerate(found, 1)]
     return Answer(
         kind="top_leads",
@@ -46,6 +69,12 @@ def rank_leads(
         facts=sheet.facts,
         data={"leads": [lead.as_dict() for lead in found]},
     )
+
+
+def _scope(rep: str | None, team: str | None, named: dict[str, str]) -> str:
+    parts = [f"rep {rep}" if rep else f"team {team}" if team else None,
+             f"source {named['source']}" if named.get("source") else None]
+    return " and ".join(p for p in parts if p) or "the question"
 
 
 def _lead_line(sheet: FactSheet, rank: int, lead: TopLead) -> str:

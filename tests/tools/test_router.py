@@ -224,6 +224,30 @@ def test_top_leads_follow_who_is_asking(scored_db: str) -> None:
         assert lead["reasons"][0]["text"] in mine.text
 
 
+def test_top_leads_narrow_to_the_rep_team_or_source_named(scored_db: str) -> None:
+    settings = EngineSettings(database_url=scored_db, now=NOW)
+    with ToolContext.from_settings(settings).engine.connect() as conn:
+        reps = conn.execute(text("SELECT r.slack_user_id, r.name, t.name FROM reps r JOIN teams t "
+                                 "ON t.id = r.team_id WHERE r.role = 'rep' ORDER BY r.id")).all()
+        source = conn.execute(text("SELECT source FROM leads WHERE status = 'open' AND score "
+                                   "IS NOT NULL GROUP BY source ORDER BY count(*)")).scalar()
+    (_, name, team), other = reps[0], reps[-1]
+    team_members = {r[1] for r in reps if r[2] == team}
+    anonymous = ToolContext.from_settings(settings)
+    theirs = answer(anonymous, f"top leads for {name}")
+    assert theirs.ok and _owners(theirs.data) == {name} and f"({name}'s)" in theirs.text
+    by_source = answer(anonymous, f"top {source} leads")
+    assert by_source.ok and {lead["source"] for lead in by_source.data["leads"]} == {source}
+    assert f"from {source}" in by_source.text
+    west = answer(anonymous, f"best leads in team {team}")
+    assert west.ok and f"team {team}'s" in west.text
+    assert _owners(west.data) <= team_members and len(_owners(west.data)) > 1
+    # A rep asking for a colleague's leads is told why not, not shown them.
+    nosy = answer(ToolContext.from_settings(settings, Viewer(slack_user_id=other[0])),
+                  f"top leads for {name}")
+    assert not nosy.ok and "sees only their own leads" in nosy.text
+
+
 def test_a_named_team_filters_the_figure(ctx: ToolContext, demo_db: tuple[Engine, str]) -> None:
     reply = answer(ctx, "win rate for team West this month")
     won, closed = (scalar(demo_db[0], "SELECT count(*) FROM deals d JOIN reps r ON r.id = d.owner_id "
