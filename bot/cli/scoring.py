@@ -53,6 +53,7 @@ def train(
     typer.echo(f"Held out {result.n_test} leads ({result.holdout}{seen}): AUC {q.auc:.3f}, "
                f"Brier {q.brier:.3f}, top-decile lift {q.top_decile_lift:.2f}×, "
                f"base rate {q.base_rate:.1%}.")
+    _echo_by_age(result.details.get("holdout_by_age", {}))
     typer.echo(f"{len(result.features)} features; {len(result.dropped)} fields left out "
                f"(see --json). Trained in {result.training_seconds:.1f} s.")
     if no_guard:
@@ -115,6 +116,14 @@ def leads(
             typer.echo(f"      {sign} {reason['text']}")
 
 
+def _echo_by_age(by_age: dict[str, dict[str, float]]) -> None:
+    """Held-out quality per age the leads were seen at, when the model has snapshots."""
+    if by_age:
+        typer.echo("By age when seen: " + "; ".join(
+            f"{age} AUC {a['auc']:.2f}, scored {a['mean_probability']:.0%} vs "
+            f"{a['converted']:.0%} converted" for age, a in by_age.items()) + ".")
+
+
 def model(as_json: bool = typer.Option(False, "--json")) -> None:
     """The current model's quality, age and score drift since training."""
     from kpi_engine.scoring.score import model_report
@@ -128,6 +137,7 @@ def model(as_json: bool = typer.Option(False, "--json")) -> None:
                f"{report['age_days']:.1f} days ago on {report['n_train']} leads.")
     typer.echo(f"Held-out AUC {report['auc']:.3f}, Brier {report['brier']:.3f}, top-decile "
                f"lift {report['top_decile_lift']:.2f}×, base rate {report['base_rate']:.1%}.")
+    _echo_by_age(report["holdout_by_age"])
     drift = report["drift_psi"]
     typer.echo(f"Score drift since training: {report['drift']}"
                + (f" (PSI {drift:.3f}, {report['scored_open_leads']} open leads now against the "

@@ -43,6 +43,22 @@ SNAPSHOT_DAYS = (5 / (24 * 60), 0.5, 2.0, 7.0, 21.0)  # 5 minutes, 12 hours, 2, 
 JUST_AFTER = pd.Timedelta(seconds=1)
 
 
+def age_label(days: float) -> str:
+    """"5 min", "12 h", "2 d": how old a lead was when a snapshot saw it."""
+    minutes = round(days * 24 * 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" if minutes < 24 * 60 else f"{days:g} d"
+
+
+def snapshot_ages(created: pd.Series, judged: pd.Series) -> pd.Series:
+    """Each row's snapshot age in days (`SNAPSHOT_DAYS`), NaN for rows seen at another instant
+    (an open lead at the scoring time, a lead without dates)."""
+    age = pd.Series(_days(created, judged))
+    nearest = age.map(lambda a: min(SNAPSHOT_DAYS, key=lambda d: abs(d - a)) if a == a else a)
+    return nearest.where((nearest - age).abs() < 1e-6)
+
+
 def decision_times(data: pd.DataFrame) -> pd.Series:
     """When each labelled lead was decided (NaT for open leads and undated history), from
     columns status, created_at, converted_at, closed_at (last stage event) and

@@ -110,6 +110,7 @@ def model_report(engine: Engine, now: dt.datetime) -> dict[str, Any]:
         "top_decile_lift": row["lift_by_decile"][0] if row["lift_by_decile"] else None,
         "lift_by_decile": row["lift_by_decile"],
         "cv_auc": details.get("cv_auc"), "holdout": details.get("holdout"),
+        "holdout_by_age": details.get("holdout_by_age", {}),
         "n_train": row["n_train"], "n_test": row["n_test"], "n_positive": row["n_positive"],
         "features": row["features"], "dropped": details.get("dropped", {}),
         "training_seconds": row["training_seconds"],
@@ -119,5 +120,6 @@ def model_report(engine: Engine, now: dt.datetime) -> dict[str, Any]:
                            else "training leads"),
         "current_histogram": histogram, "scored_open_leads": len(current),
         "drift_psi": drift,
-        "drift": drift_verdict(drift) if drift is not None else "no scored open leads yet",
+        "drift": (drift_verdict(drift) if drift is not None
+                  else "no open leads scored by this version yet (run `kpibot score`)"),
     }

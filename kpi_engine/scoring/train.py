@@ -25,6 +25,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_score, train_test_split
 from sqlalchemy import Engine, insert
 from threadpoolctl import threadpool_limits
@@ -41,6 +42,7 @@ from kpi_engine.scoring.features import (
     select_features,
 )
 from kpi_engine.scoring.guard import LeakageGuard
+from kpi_engine.scoring.moments import SNAPSHOT_DAYS, age_label, snapshot_ages
 from kpi_engine.scoring.pipeline import CANDIDATES, SEED, calibrated, folds, make_model
 from kpi_engine.scoring.quality import Quality, quality, score_histogram
 from kpi_engine.scoring.reasons import FeatureFacts, ReasonBook, build_reason_book, feature_facts
@@ -105,6 +107,7 @@ class TrainingResult:
             "n_positive": self.details["n_positive_test"] + self.details["n_positive_train"],
             "features": list(self.features), "dropped": self.dropped,
             "training_seconds": self.training_seconds, "artifact": self.artifact_path,
+            "holdout_by_age": self.details.get("holdout_by_age", {}),
         }
 
 
@@ -161,6 +164,25 @@ def _split(labelled: pd.DataFrame, y: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return np.flatnonzero(~in_test), np.flatnonzero(in_test), holdout
 
 
+def holdout_by_age(rows: pd.DataFrame, y: np.ndarray,
+                   probability: np.ndarray) -> dict[str, dict[str, float]]:
+    """Held-out AUC and calibration at each age the leads were seen (moments.py): a model
+    can rank week-old leads well and fresh ones poorly, which one AUC over all rows hides."""
+    if "judged_at" not in rows:
+        return {}
+    ages = snapshot_ages(rows["created_at"], rows["judged_at"]).to_numpy()
+    out: dict[str, dict[str, float]] = {}
+    for days in SNAPSHOT_DAYS:
+        at = ages == days
+        if 0 < y[at].sum() < at.sum():
+            out[age_label(days)] = {
+                "rows": int(at.sum()),
+                "auc": round(float(roc_auc_score(y[at], probability[at])), 4),
+                "converted": round(float(y[at].mean()), 4),
+                "mean_probability": round(float(probability[at].mean()), 4)}
+    return out
+
+
 def fit_lead_model(frame: LeadFrame, guard: LeakageGuard,
                    n_folds: int = CV_FOLDS) -> TrainingResult:
     """Train on the labelled leads of `frame` (pure: no database, no files).
@@ -208,6 +230,7 @@ def fit_lead_model(frame: LeadFrame, guard: LeakageGuard,
     base_rate = float(np.average(y, weights=weights))
     book = build_reason_book(scorer, facts, base_rate)
     scores, _, _ = scorer.score(X)
+    by_age = holdout_by_age(labelled.iloc[test], y[test], test_probability)
     model = ScoringModel(scorer, book, tuple(facts), best, base_rate, final)
     n_train, n_test = len(np.unique(leads[train])), len(np.unique(leads[test]))
     return TrainingResult(
@@ -219,6 +242,7 @@ def fit_lead_model(frame: LeadFrame, guard: LeakageGuard,
         details={"n_positive_train": len(np.unique(leads[train][y[train] == 1])),
                  "n_positive_test": len(np.unique(leads[test][y[test] == 1])),
                  "n_labelled": n_train + n_test, "n_rows": int(len(y)),
+                 "holdout_by_age": by_age,
                  "candidate_notes": notes},
     )
 
@@ -264,6 +288,7 @@ def store(engine: Engine, model_dir: Path, now: dt.datetime, result: TrainingRes
                     "top_decile_lift": q.top_decile_lift,
                     "reason_groups": result.model.group_labels,
                     "candidate_notes": result.details.get("candidate_notes", {}),
+                    "holdout_by_age": result.details.get("holdout_by_age", {}),
                     "open_histogram": open_scores or []},
     }
     try:

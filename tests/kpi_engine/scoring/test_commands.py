@@ -48,6 +48,11 @@ def test_train_score_leads_model(world, monkeypatch: pytest.MonkeyPatch) -> None
     figures = json.loads(trained.output)
     assert figures["holdout"].startswith("most recent")
     assert figures["auc"] > 0.7
+    by_age = figures["holdout_by_age"]
+    assert list(by_age)[:2] == ["5 min", "12 h"]
+    # Every age has its own figures, from fewer rows than the whole held-out set.
+    assert all(0.5 < a["auc"] <= 1 and a["rows"] < figures["n_rows"] for a in by_age.values())
+    assert by_age["5 min"]["rows"] == figures["n_test"]  # every lead is seen at 5 minutes
     with engine.connect() as conn:
         version = conn.execute(select(ModelVersion)).mappings().one()
         labelled = conn.execute(select(func.count()).where(

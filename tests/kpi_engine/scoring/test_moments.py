@@ -8,9 +8,11 @@ import pandas as pd
 from kpi_engine.scoring.moments import (
     SNAPSHOT_DAYS,
     activities_at,
+    age_label,
     days_since_inbound,
     decision_times,
     moments,
+    snapshot_ages,
 )
 
 T = pd.Timestamp("2025-03-01 09:00")
@@ -78,3 +80,12 @@ def test_only_activity_before_the_instant_counts() -> None:
     recency = days_since_inbound(groups, at)
     np.testing.assert_allclose(recency[:2], [0.4, 0.5])
     assert np.isnan(recency[2])  # no instant: no recency
+
+
+def test_rows_are_labelled_with_the_age_they_were_seen_at() -> None:
+    judged = moments(_leads(), NOW, snapshots=True)
+    leads = _leads().iloc[judged["position"]].reset_index(drop=True)
+    ages = snapshot_ages(leads["created_at"], judged["at"])
+    assert ages[leads["lead_id"] == 2].tolist() == [d for d in SNAPSHOT_DAYS if d < 30]
+    assert ages[leads["lead_id"].isin([4, 5])].isna().all()  # scoring time; no creation date
+    assert [age_label(d) for d in SNAPSHOT_DAYS] == ["5 min", "12 h", "2 d", "7 d", "21 d"]
