@@ -135,7 +135,7 @@ class FeatureSelection:
 
 
 def _last_event(table: Any, label: str) -> Subquery:
-    """When each lead's recorded history in `table` (stage events, activities) ends."""
+    """When each lead's recorded history in `table` ends."""
     return (select(table.c.lead_id, func.max(table.c.occurred_at).label(label))
             .where(table.c.lead_id.is_not(None))
             .group_by(table.c.lead_id)
@@ -146,21 +146,19 @@ def _leads_query(where: Any) -> Select[Any]:
     leads = Lead.__table__
     accounts = Account.__table__
     closed = _last_event(StageEvent.__table__, "closed_at")
-    touched = _last_event(Activity.__table__, "touched_until")
     columns = [leads.c[name] for name in CATEGORY_COLUMNS if name in leads.c]
     columns += [leads.c[name] for name in NUMBER_COLUMNS if name in leads.c]
     return (
         select(
             leads.c.id.label("lead_id"), leads.c.external_id, leads.c.source_system,
             leads.c.owner_id, leads.c.created_at, leads.c.status, leads.c.converted_at,
-            closed.c.closed_at, touched.c.touched_until, *columns, leads.c.attributes,
+            closed.c.closed_at, *columns, leads.c.attributes,
             accounts.c.size_band.label("account_size_band"),
             accounts.c.sector.label("account_sector"),
             accounts.c.employees.label("account_employees"),
         )
         .select_from(leads.outerjoin(accounts, leads.c.account_id == accounts.c.id)
-                     .outerjoin(closed, closed.c.lead_id == leads.c.id)
-                     .outerjoin(touched, touched.c.lead_id == leads.c.id))
+                     .outerjoin(closed, closed.c.lead_id == leads.c.id))
         .where(where)
         .order_by(leads.c.id)
     )
@@ -179,8 +177,11 @@ def load_leads(engine: Engine, where: Any, as_of: dt.datetime | None = None) -> 
         names = list(_leads_query(where).selected_columns.keys())
         data = pd.DataFrame([dict(r) for r in rows], columns=names)
         raw = _activity_rows(conn, where, as_of)
-    for name in ("created_at", "converted_at", "closed_at", "touched_until"):
+    for name in ("created_at", "converted_at", "closed_at"):
         data[name] = pd.to_datetime(data[name])
+    # A lead that never converted has all its activities read: the last is its last sign of life.
+    last_activity = raw.groupby("lead_id")["occurred_at"].max()
+    data["touched_until"] = last_activity.reindex(data["lead_id"]).to_numpy()
     data.insert(data.columns.get_loc("closed_at"), "decided_at", decision_times(data))
     data = data.drop(columns=["closed_at", "touched_until"])
     judged = moments(data, as_of, snapshots=len(raw) > 0)

@@ -54,9 +54,10 @@ def age_label(days: float) -> str:
 def snapshot_ages(created: pd.Series, judged: pd.Series) -> pd.Series:
     """Each row's snapshot age in days (`SNAPSHOT_DAYS`), NaN for rows seen at another instant
     (an open lead at the scoring time, a lead without dates)."""
-    age = pd.Series(_days(created, judged))
-    nearest = age.map(lambda a: min(SNAPSHOT_DAYS, key=lambda d: abs(d - a)) if a == a else a)
-    return nearest.where((nearest - age).abs() < 1e-6)
+    age = _days(created, judged)
+    ages = np.array(SNAPSHOT_DAYS)
+    nearest = ages[np.abs(np.nan_to_num(age, nan=-1.0)[:, None] - ages).argmin(axis=1)]
+    return pd.Series(np.where(np.abs(nearest - age) < 1e-6, nearest, np.nan))
 
 
 def decision_times(data: pd.DataFrame) -> pd.Series:
