@@ -94,6 +94,8 @@ def model_report(engine: Engine, now: dt.datetime) -> dict[str, Any]:
         current = [s for (s,) in conn.execute(
             select(LEADS.c.score).where(LEADS.c.status == "open",
                                         LEADS.c.score_model_version == loaded.version_id))]
+        any_open = current or conn.execute(
+            select(LEADS.c.id).where(LEADS.c.status == "open").limit(1)).first() is not None
     histogram = score_histogram(np.array(current, dtype=float)) if current else []
     details = row["details"] or {}
     # Open leads then against open leads now: the training rows (closed leads at several
@@ -121,5 +123,6 @@ def model_report(engine: Engine, now: dt.datetime) -> dict[str, Any]:
         "current_histogram": histogram, "scored_open_leads": len(current),
         "drift_psi": drift,
         "drift": (drift_verdict(drift) if drift is not None
-                  else "no open leads scored by this version yet (run `kpibot score`)"),
+                  else "no open leads scored by this version yet (run `kpibot score`)"
+                  if any_open else "no open leads to score"),
     }

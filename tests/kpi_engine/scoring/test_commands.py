@@ -257,3 +257,23 @@ def test_drift_shows_when_the_open_leads_change(tmp_path, monkeypatch) -> None:
         report = json.loads(CliRunner().invoke(app, ["model", "--json"]).output)
         get_settings.cache_clear()
     assert report["drift_psi"] > 0.25 and report["drift"] == "shifted: retrain"
+
+
+def test_train_score_and_report_on_the_imported_olist_funnel(tmp_path, monkeypatch,
+                                                            data_dir) -> None:
+    """The real data set through the CLI: import, train (dated, so the newest leads are held
+    out), score and report. Every MQL there is decided, so there is nothing to score."""
+    with migrated_engine("sqlite", tmp_path) as engine:
+        url = engine.url.render_as_string(hide_password=False)
+        imported = run(url, tmp_path, monkeypatch, "import", "olist",
+                       str(data_dir / "olist_marketing_funnel"))
+        assert imported.exit_code == 0, imported.output
+        trained = run(url, tmp_path, monkeypatch, "train", "--json")
+        assert trained.exit_code == 0, trained.output
+        figures = json.loads(trained.output)
+        assert figures["holdout"].startswith("most recent") and figures["auc"] > 0.6
+        assert figures["holdout_by_age"] == {}  # no activity log: one row per lead
+        assert figures["n_train"] + figures["n_test"] == 8000
+        assert "Scored 0 open leads" in run(url, tmp_path, monkeypatch, "score").output
+        report = run(url, tmp_path, monkeypatch, "model")
+        assert report.exit_code == 0 and "no open leads to score" in report.output
