@@ -89,3 +89,18 @@ def test_rows_are_labelled_with_the_age_they_were_seen_at() -> None:
     assert ages[leads["lead_id"] == 2].tolist() == [d for d in SNAPSHOT_DAYS if d < 30]
     assert ages[leads["lead_id"].isin([4, 5])].isna().all()  # scoring time; no creation date
     assert [age_label(d) for d in SNAPSHOT_DAYS] == ["5 min", "12 h", "2 d", "7 d", "21 d"]
+
+
+def test_a_leads_rows_share_one_fold_and_folds_keep_the_outcome_mix() -> None:
+    from kpi_engine.scoring.pipeline import folds
+
+    rng = np.random.default_rng(0)
+    leads = np.repeat(np.arange(3000), rng.integers(1, 6, 3000))
+    outcome = rng.random(3000) < 0.25
+    y = outcome[leads].astype(int)
+    split = folds(y, leads)
+    tested = np.concatenate([test for _, test in split])
+    assert sorted(tested) == list(range(len(y)))  # every row tested exactly once
+    for train, test in split:
+        assert not set(leads[train]) & set(leads[test])
+        assert abs(outcome[np.unique(leads[test])].mean() - outcome.mean()) < 0.01
