@@ -39,9 +39,11 @@ def known_values(connection: Connection, dimension: str) -> tuple[str, ...] | No
     columns = LOOKUP_COLUMNS.get(dimension)
     if columns is None:
         return None
-    query = union(*(select(c.label("value")).where(c.is_not(None)) for c in columns))
-    found = connection.execute(select(query.subquery().c.value).limit(MAX_VALUES)).scalars()
-    return tuple(sorted(str(v) for v in found))
+    # DISTINCT outside the union too: a union of one select is that select, duplicates and all.
+    values = union(*(select(c.label("value")).where(c.is_not(None)) for c in columns)).subquery()
+    found = connection.execute(select(values.c.value).distinct().order_by(values.c.value)
+                               .limit(MAX_VALUES)).scalars()
+    return tuple(str(v) for v in found)
 
 
 def resolve_filters(connection: Connection, filters: Iterable[Filter]) -> tuple[Filter, ...]:

@@ -51,6 +51,18 @@ def test_values_come_from_every_column_a_dimension_is_read_from(crm: Engine) -> 
         assert known_values(conn, "region") == ("Nordics", "Pacific")
         assert known_values(conn, "sector") == ("Media", "Retail")
         assert known_values(conn, "stage") is None  # not checkable: passes through
+        # One column, many rows: each value once (a union of one select dropped no duplicate).
+        assert known_values(conn, "source") == ("LinkedIn", "Referral")
+
+
+def test_a_misspelt_value_of_a_busy_column_is_caught(db: Engine) -> None:
+    """More leads than MAX_VALUES share a few sources: the values are still few and checked."""
+    with db.begin() as conn:
+        conn.execute(insert(Lead), [
+            {"source_system": "t", "external_id": f"l{i}", "source": ("LinkedIn", "Webinar")[i % 2],
+             "created_at": dt.datetime(2026, 3, 2), "attributes": {}} for i in range(2500)])
+    with db.connect() as conn, pytest.raises(UnknownNameError, match="Did you mean: LinkedIn"):
+        resolve_filters(conn, [Filter("source", ("Linkdin",))])
 
 
 def test_filter_values_are_matched_case_insensitively(crm: Engine) -> None:
