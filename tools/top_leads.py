@@ -41,8 +41,10 @@ def rank_leads(
         limit=limit,
     )
     if not found:
-        text = NO_SCORES if not named else "No scored open leads match " + _scope(rep, team,
-                                                                                 named) + "."
+        # Filters that match nothing read differently from no scores at all.
+        scored = named and top_leads(ctx.engine, ctx.clock.now(), viewer=viewer,
+                                     everyone=viewer is None, limit=1)
+        text = f"No scored open leads match {_scope(rep, team, named)}." if scored else NO_SCORES
         return Answer(kind="top_leads", text=text, ok=False)
     if rep or team:
         whose = f"{rep}'s" if rep else f"team {team}'s"
@@ -60,8 +62,9 @@ def rank_leads(
     lines = [f"Top {sheet.number('leads.count', len(found))} open leads ({whose}), best first:"]
     ignored = sorted(d for d in named if d not in NARROWING)
     if ignored:
+        verb = "is" if len(ignored) == 1 else "are"
         lines.append(f"(Top leads can be narrowed by rep, team or source; "
-                     f"{', '.join(ignored)} is not applied.)")
+                     f"{' and '.join(ignored)} {verb} not applied.)")
     lines += [_lead_line(sheet, rank, lead) for rank, lead in enumerate(found, 1)]
     return Answer(
         kind="top_leads",

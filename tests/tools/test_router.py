@@ -242,6 +242,8 @@ def test_top_leads_narrow_to_the_rep_team_or_source_named(scored_db: str) -> Non
     west = answer(anonymous, f"best leads in team {team}")
     assert west.ok and f"team {team}'s" in west.text
     assert _owners(west.data) <= team_members and len(_owners(west.data)) > 1
+    region = answer(anonymous, "top leads in West Coast")
+    assert region.ok and "region is not applied" in region.text
     # A rep asking for a colleague's leads is told why not, not shown them.
     nosy = answer(ToolContext.from_settings(settings, Viewer(slack_user_id=other[0])),
                   f"top leads for {name}")
