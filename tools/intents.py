@@ -7,6 +7,7 @@ router asks back with the closest metric names rather than guessing.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ class Intent:
     filters: tuple[tuple[str, str], ...] = ()
     # Words that looked like a metric but matched none, for the "did you mean" reply.
     unmatched: str | None = None
+    # A value named after "from/for/in" that is close to a known one but not it:
+    # (dimension, as written, closest known values). Answering without it would be wrong.
+    near_miss: tuple[str, str, tuple[str, ...]] | None = None
 
 
 _MONTHS = (
@@ -113,6 +117,12 @@ def parse_question(text: str, metrics: Sequence[MetricName],
     period_text = period_match.group(1) if period_match else None
     # Period words must not be read as a metric ("last week's deals" is about deals).
     q_wo_period = _PERIOD.sub(" ", q) if period_match else q
+    near_miss = _near_miss(q_wo_period, values or {})
+    if near_miss:
+        dimension, phrase, closest = near_miss
+        written = re.search(r"\s+".join(map(re.escape, phrase.split())), text, re.IGNORECASE)
+        return Intent(IntentKind.METRIC, period_text=period_text, filters=filters,
+                      near_miss=(dimension, written.group(0) if written else phrase, closest))
     metric = _match_metric(q_wo_period, metrics)
 
     if re.search(r"\b(help|what can you do|how do i use)\b", q):
@@ -200,6 +210,34 @@ def _filters(q: str, values: Mapping[str, Sequence[str]]
             found.append((dimension, value))
             q = re.sub(pattern, " ", q)
     return tuple(found), " ".join(q.split())
+
+
+# "from Linkdin", "for team Wset", "in West Cost": where a question names a value.
+_NAMED = re.compile(r"\b(?:from|for|in|at|via)\s+(?:(?:the\s+)?(team|rep|source|region)\s+)?"
+                    r"([a-z][\w'-]*(?:\s+[a-z][\w'-]*)?)")
+# How close a phrase must be to a known value to be taken for a typo of it; lower when the
+# question says which dimension it names ("team Wset").
+_NEAR_CUTOFF = 0.8
+_NAMED_DIMENSION_CUTOFF = 0.6
+
+
+def _near_miss(q: str, values: Mapping[str, Sequence[str]]
+               ) -> tuple[str, str, tuple[str, ...]] | None:
+    """A named value that is not a known one but close to some (a typo): its dimension, the
+    words as written and the closest known values. Exact values were already taken out."""
+    for match in _NAMED.finditer(q):
+        said, words = match.group(1), match.group(2).split()
+        dimensions = {said: values.get(said, ())} if said else values
+        cutoff = _NAMED_DIMENSION_CUTOFF if said else _NEAR_CUTOFF
+        for phrase in dict.fromkeys((" ".join(words), words[0])):
+            if phrase.split()[0] in _STOP:
+                continue
+            for dimension, known in dimensions.items():
+                by_lower = {v.lower(): v for v in known}
+                close = difflib.get_close_matches(phrase, list(by_lower), n=3, cutoff=cutoff)
+                if close and phrase not in by_lower:
+                    return dimension, phrase, tuple(by_lower[c] for c in close)
+    return None
 
 
 def _group_by(q: str) -> str | None:

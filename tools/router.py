@@ -36,6 +36,11 @@ HELP = (
 def answer(ctx: ToolContext, question: str) -> Answer:
     """Answer `question`; user mistakes come back as a helpful answer, never an exception."""
     intent = parse_question(question, metric_names(ctx.metric_phrases), ctx.dimension_values)
+    if intent.near_miss:
+        dimension, written, closest_known = intent.near_miss
+        return sorry(dimension, f"I don't know the {dimension} “{written}”. Did you mean "
+                     + " or ".join(f"`{v}`" for v in closest_known) + "?",
+                     suggestions=list(closest_known))
     handler = _HANDLERS.get(intent.kind, _metric)
     try:
         return handler(ctx, intent)

@@ -76,3 +76,21 @@ VALUES = {"team": ["West", "North"], "source": ["LinkedIn", "Referral", "Organic
 def test_reads_dimension_values_as_filters(question, metric, filters, group_by) -> None:
     intent = parse_question(question, METRICS + metric_names([("deals_won", "Deals won", [])]), VALUES)
     assert (intent.metric, intent.filters, intent.group_by) == (metric, filters, group_by)
+
+
+@pytest.mark.parametrize(
+    ("question", "near_miss"),
+    [
+        ("how many leads from Linkdin this month", ("source", "Linkdin", ("LinkedIn",))),
+        ("win rate for team Wset", ("team", "Wset", ("West",))),
+        ("deals won by rep for Owen Fairbank", ("rep", "Owen Fairbank", ("Owen Fairbanks",))),
+        ("how's conversion for LinkedIn this week?", None),
+        ("are we on track for revenue this quarter?", None),
+        ("revenue for the rest of the year", None),
+        ("win rate for team west by rep", None),
+        ("leads in march", None),
+    ],
+)
+def test_a_misspelt_value_is_caught_not_dropped(question, near_miss) -> None:
+    """Answering "leads from Linkdin" with every lead would be a wrong figure, not a typo."""
+    assert parse_question(question, METRICS, VALUES).near_miss == near_miss

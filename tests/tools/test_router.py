@@ -250,6 +250,12 @@ def test_top_leads_narrow_to_the_rep_team_or_source_named(scored_db: str) -> Non
     assert not nosy.ok and "sees only their own leads" in nosy.text
 
 
+def test_a_misspelt_source_gets_the_closest_not_every_lead(ctx: ToolContext) -> None:
+    reply = answer(ctx, "how many leads from Linkdin this month?")
+    assert not reply.ok and "Did you mean `LinkedIn`?" in reply.text
+    assert reply.data["suggestions"] == ["LinkedIn"]
+
+
 def test_a_named_team_filters_the_figure(ctx: ToolContext, demo_db: tuple[Engine, str]) -> None:
     reply = answer(ctx, "win rate for team West this month")
     won, closed = (scalar(demo_db[0], "SELECT count(*) FROM deals d JOIN reps r ON r.id = d.owner_id "
