@@ -42,7 +42,7 @@ from kpi_engine.scoring.features import (
     select_features,
 )
 from kpi_engine.scoring.guard import LeakageGuard
-from kpi_engine.scoring.moments import SNAPSHOT_DAYS, age_label, snapshot_ages
+from kpi_engine.scoring.moments import SNAPSHOT_BANDS, band_label, snapshot_bands
 from kpi_engine.scoring.pipeline import CANDIDATES, SEED, calibrated, folds, make_model
 from kpi_engine.scoring.quality import Quality, quality, score_histogram
 from kpi_engine.scoring.reasons import FeatureFacts, ReasonBook, build_reason_book, feature_facts
@@ -170,12 +170,12 @@ def holdout_by_age(rows: pd.DataFrame, y: np.ndarray,
     can rank week-old leads well and fresh ones poorly, which one AUC over all rows hides."""
     if "judged_at" not in rows:
         return {}
-    ages = snapshot_ages(rows["created_at"], rows["judged_at"]).to_numpy()
+    bands = snapshot_bands(rows["created_at"], rows["judged_at"]).to_numpy()
     out: dict[str, dict[str, float]] = {}
-    for days in SNAPSHOT_DAYS:
-        at = ages == days
+    for label in map(band_label, SNAPSHOT_BANDS):
+        at = bands == label
         if 0 < y[at].sum() < at.sum():
-            out[age_label(days)] = {
+            out[label] = {
                 "rows": int(at.sum()),
                 "auc": round(float(roc_auc_score(y[at], probability[at])), 4),
                 "converted": round(float(y[at].mean()), 4),

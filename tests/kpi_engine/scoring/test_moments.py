@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 
 from kpi_engine.scoring.moments import (
-    SNAPSHOT_DAYS,
+    FIRST_AGE,
+    SNAPSHOT_BANDS,
     activities_at,
-    age_label,
+    band_label,
     days_since_inbound,
     decision_times,
     moments,
-    snapshot_ages,
+    snapshot_bands,
 )
 
 T = pd.Timestamp("2025-03-01 09:00")
@@ -30,11 +31,20 @@ def _leads() -> pd.DataFrame:
     })
 
 
-def test_labelled_leads_are_seen_at_each_age_they_were_still_open() -> None:
+def test_labelled_leads_are_seen_once_per_age_band_while_still_open() -> None:
     judged = moments(_leads(), NOW, snapshots=True)
     by_lead = judged.groupby("position")["at"].apply(list).to_dict()
-    assert by_lead[0] == [T + d * DAY for d in SNAPSHOT_DAYS if d < 5]
-    assert by_lead[1] == [T + d * DAY for d in SNAPSHOT_DAYS if d < 30]
+    for position, decided_day in ((0, 5), (1, 30)):
+        ages = [(at - T) / DAY for at in by_lead[position]]
+        assert abs(ages[0] - FIRST_AGE) < 1e-9  # a lead that just arrived
+        # At most one age per band, inside it, and before the decision; the bands that start
+        # before the decision and end after it may or may not have drawn an age in time.
+        bands = [next(i for i, (lo, hi) in enumerate(SNAPSHOT_BANDS) if lo - 1e-9 <= a <= hi + 1e-9)
+                 for a in ages]
+        assert bands == sorted(set(bands)) and all(a < decided_day for a in ages)
+        assert set(bands) >= {i for i, (_, hi) in enumerate(SNAPSHOT_BANDS) if hi < decided_day}
+    # The ages drawn are fixed per lead: the same data gives the same rows.
+    assert moments(_leads(), NOW, snapshots=True).equals(judged)
     assert 2 not in by_lead  # decided before the first age: no row
     assert by_lead[3] == [NOW]  # open: at the scoring time
     assert by_lead[4] == [T + 3 * DAY]  # no creation date: at its decision, once
@@ -53,10 +63,11 @@ def test_a_lead_is_decided_at_its_outcome_or_after_its_last_sign_of_life() -> No
     assert decided[1] == T + 9 * DAY  # at the disqualification
     assert decided[2] == T + 3 * DAY  # no disqualification recorded: after its last activity
     # Alive at least until just after the first age, so it is seen once like every lead.
-    assert T + SNAPSHOT_DAYS[0] * DAY < decided[3] < T + SNAPSHOT_DAYS[0] * DAY + DAY / 24
+    assert T + FIRST_AGE * DAY < decided[3] < T + FIRST_AGE * DAY + DAY / 24
     assert pd.isna(decided[4]) and pd.isna(decided[5])  # open; lost with no dates at all
-    judged = moments(leads.assign(decided_at=decided), NOW, snapshots=True)
-    assert judged.groupby("position").size().to_dict() == {0: 3, 1: 4, 2: 3, 3: 1, 4: 1, 5: 1}
+    judged = moments(leads.assign(lead_id=range(6), decided_at=decided), NOW, snapshots=True)
+    rows = judged.groupby("position").size().to_dict()
+    assert rows[3] == rows[4] == rows[5] == 1 and min(rows[0], rows[1], rows[2]) >= 3
 
 
 def test_without_snapshots_each_lead_is_one_row() -> None:
@@ -82,13 +93,14 @@ def test_only_activity_before_the_instant_counts() -> None:
     assert np.isnan(recency[2])  # no instant: no recency
 
 
-def test_rows_are_labelled_with_the_age_they_were_seen_at() -> None:
+def test_rows_are_labelled_with_the_age_band_they_were_seen_in() -> None:
     judged = moments(_leads(), NOW, snapshots=True)
     leads = _leads().iloc[judged["position"]].reset_index(drop=True)
-    ages = snapshot_ages(leads["created_at"], judged["at"])
-    assert ages[leads["lead_id"] == 2].tolist() == [d for d in SNAPSHOT_DAYS if d < 30]
-    assert ages[leads["lead_id"].isin([4, 5])].isna().all()  # scoring time; no creation date
-    assert [age_label(d) for d in SNAPSHOT_DAYS] == ["5 min", "12 h", "2 d", "7 d", "21 d"]
+    bands = snapshot_bands(leads["created_at"], judged["at"])
+    labels = [band_label(b) for b in SNAPSHOT_BANDS]
+    assert labels == ["5 min", "1 h–1 d", "1–4 d", "4–14 d", "14–45 d"]
+    assert bands[leads["lead_id"] == 2].tolist() == labels  # open 30 days: every band
+    assert bands[leads["lead_id"] == 5].isna().all()  # no creation date
 
 
 def test_a_leads_rows_share_one_fold_and_folds_keep_the_outcome_mix() -> None:

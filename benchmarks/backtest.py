@@ -1,0 +1,101 @@
+"""Backtest the lead score the way a rep meets it: as of a past day, on the leads open then.
+
+The demo CRM (seed 42) is cut back to day T = today − N days: leads created later are
+removed, and so are activities and stage events after T; a lead converted or disqualified
+after T is open again. The model is trained on what was known at T, scores the leads open
+at T, and the scores are compared with what then happened to those leads (converted, or
+disqualified: leads still open today are left out). The held-out figures of `kpibot train`
+are computed on closed leads; this is the figure for the open ones.
+
+Run: .venv/bin/python benchmarks/backtest.py [--days 30 45 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+from sqlalchemy import Engine, text
+
+from kpi_engine.db import migrate
+from kpi_engine.db.models import Lead
+from kpi_engine.db.session import make_engine
+from kpi_engine.demo import seed_demo
+from kpi_engine.scoring.features import feature_matrix, load_leads
+from kpi_engine.scoring.guard import LeakageGuard
+from kpi_engine.scoring.train import fit_lead_model
+
+TODAY = dt.date(2026, 12, 4)
+AGE_BUCKETS = [0, 0.5, 2, 7, 14, 30, 400]  # days since creation at T
+
+
+def cut_back(engine: Engine, at: dt.datetime) -> None:
+    """The database as it stood at `at` (statuses reopened, later history removed; leads
+    created later are left out by the reads)."""
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM stage_events WHERE occurred_at >= :t"), {"t": at})
+        conn.execute(text("DELETE FROM activities WHERE occurred_at >= :t"), {"t": at})
+        conn.execute(text(
+            "UPDATE leads SET status = 'open', converted = NULL, converted_at = NULL "
+            "WHERE converted_at >= :t OR (status = 'lost' AND id NOT IN (SELECT lead_id FROM "
+            "stage_events WHERE to_stage = 'Disqualified' AND lead_id IS NOT NULL))"), {"t": at})
+
+
+def backtest(source: Path, days: int) -> str:
+    at = dt.datetime.combine(TODAY, dt.time()) - dt.timedelta(days=days)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "backtest.db"
+        shutil.copy(source, copy)
+        engine = make_engine(f"sqlite:///{copy}")
+        with engine.connect() as conn:
+            outcome = dict(conn.execute(text("SELECT id, status FROM leads")).all())
+        cut_back(engine, at)
+        leads = Lead.__table__.c
+        existed = leads.created_at < at
+        labelled = load_leads(engine, existed & leads.status.in_(("converted", "lost")))
+        open_then = load_leads(engine, existed & (leads.status == "open"), as_of=at)
+        engine.dispose()
+    result = fit_lead_model(labelled, LeakageGuard.default())
+    scores, _, _ = result.model.scorer.score(feature_matrix(open_then, result.model.specs))
+    fate = open_then.data["lead_id"].map(outcome)
+    decided = fate.isin(("converted", "lost")).to_numpy()
+    y = (fate == "converted").to_numpy()[decided]
+    scores = scores[decided] / 100
+    age = ((pd.Timestamp(at) - open_then.data["created_at"]).dt.total_seconds() / 86400)
+    buckets = pd.cut(age.to_numpy()[decided], AGE_BUCKETS)
+    table = (pd.DataFrame({"score": scores, "converted": y, "age": buckets})
+             .groupby("age", observed=True).agg(n=("score", "size"), score=("score", "mean"),
+                                                converted=("converted", "mean")))
+    by_age = "; ".join(
+        f"{b.left:g}–{b.right:g} d: {r.score:.0%} vs {r.converted:.0%} (n={int(r.n)})"
+        for b, r in table.iterrows())
+    return (f"T − {days} d: trained on {result.n_train + result.n_test:,} leads "
+            f"({result.estimator}, held-out AUC {result.test_quality.auc:.3f}); "
+            f"{decided.sum():,} leads open at T and decided since: AUC "
+            f"{roc_auc_score(y, scores):.3f}, mean score {scores.mean():.1%} vs "
+            f"{y.mean():.1%} converted\n    by age at T: {by_age}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, nargs="+", default=[30, 45, 60])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "demo.db"
+        engine = make_engine(f"sqlite:///{source}")
+        migrate.upgrade(engine)
+        seed_demo(engine, today=TODAY, seed=42)
+        engine.dispose()
+        for days in args.days:
+            print(backtest(source, days), flush=True)
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
