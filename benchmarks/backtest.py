@@ -16,6 +16,7 @@ import argparse
 import datetime as dt
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +48,39 @@ def cut_back(engine: Engine, at: dt.datetime) -> None:
             "stage_events WHERE to_stage = 'Disqualified' AND lead_id IS NOT NULL))"), {"t": at})
 
 
-def backtest(source: Path, days: int) -> str:
-    at = dt.datetime.combine(TODAY, dt.time()) - dt.timedelta(days=days)
+@dataclass(frozen=True)
+class Replay:
+    days: int
+    trained_on: int
+    estimator: str
+    held_out_auc: float
+    scores: np.ndarray  # 0–1, for the leads open at T that were decided since
+    converted: np.ndarray  # their fate
+    age_days: np.ndarray  # their age at T
+
+    @property
+    def auc(self) -> float:
+        return float(roc_auc_score(self.converted, self.scores))
+
+    def describe(self) -> str:
+        table = (pd.DataFrame({"score": self.scores, "converted": self.converted,
+                               "age": pd.cut(self.age_days, AGE_BUCKETS)})
+                 .groupby("age", observed=True)
+                 .agg(n=("score", "size"), score=("score", "mean"),
+                      converted=("converted", "mean")))
+        by_age = "; ".join(
+            f"{b.left:g}–{b.right:g} d: {r.score:.0%} vs {r.converted:.0%} (n={int(r.n)})"
+            for b, r in table.iterrows())
+        return (f"T − {self.days} d: trained on {self.trained_on:,} leads ({self.estimator}, "
+                f"held-out AUC {self.held_out_auc:.3f}); {len(self.scores):,} leads open at T "
+                f"and decided since: AUC {self.auc:.3f}, mean score {self.scores.mean():.1%} "
+                f"vs {self.converted.mean():.1%} converted\n    by age at T: {by_age}")
+
+
+def replay(source: Path, days: int, today: dt.date = TODAY) -> Replay:
+    """Train as of `days` before `today` on a copy of the SQLite file `source`, and score
+    the leads open then."""
+    at = dt.datetime.combine(today, dt.time()) - dt.timedelta(days=days)
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "backtest.db"
         shutil.copy(source, copy)
@@ -65,21 +97,10 @@ def backtest(source: Path, days: int) -> str:
     scores, _, _ = result.model.scorer.score(feature_matrix(open_then, result.model.specs))
     fate = open_then.data["lead_id"].map(outcome)
     decided = fate.isin(("converted", "lost")).to_numpy()
-    y = (fate == "converted").to_numpy()[decided]
-    scores = scores[decided] / 100
-    age = ((pd.Timestamp(at) - open_then.data["created_at"]).dt.total_seconds() / 86400)
-    buckets = pd.cut(age.to_numpy()[decided], AGE_BUCKETS)
-    table = (pd.DataFrame({"score": scores, "converted": y, "age": buckets})
-             .groupby("age", observed=True).agg(n=("score", "size"), score=("score", "mean"),
-                                                converted=("converted", "mean")))
-    by_age = "; ".join(
-        f"{b.left:g}–{b.right:g} d: {r.score:.0%} vs {r.converted:.0%} (n={int(r.n)})"
-        for b, r in table.iterrows())
-    return (f"T − {days} d: trained on {result.n_train + result.n_test:,} leads "
-            f"({result.estimator}, held-out AUC {result.test_quality.auc:.3f}); "
-            f"{decided.sum():,} leads open at T and decided since: AUC "
-            f"{roc_auc_score(y, scores):.3f}, mean score {scores.mean():.1%} vs "
-            f"{y.mean():.1%} converted\n    by age at T: {by_age}")
+    age = (pd.Timestamp(at) - open_then.data["created_at"]).dt.total_seconds() / 86400
+    return Replay(days, result.n_train + result.n_test, result.estimator,
+                  result.test_quality.auc, scores[decided] / 100,
+                  (fate == "converted").to_numpy()[decided], age.to_numpy()[decided])
 
 
 def main() -> None:
@@ -93,7 +114,7 @@ def main() -> None:
         seed_demo(engine, today=TODAY, seed=42)
         engine.dispose()
         for days in args.days:
-            print(backtest(source, days), flush=True)
+            print(replay(source, days).describe(), flush=True)
 
 
 if __name__ == "__main__":
