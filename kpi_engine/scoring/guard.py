@@ -31,7 +31,7 @@ downloads, last activity ...) are read when the file was exported. When the data
 activity log, each closed lead is learnt from at several ages while it was open
 (moments.py), and such a column would describe the lead at export, after its decision,
 instead of at the row's age: on the demo, leads seen as they were on arrival (one visit, no
-opens or downloads yet) were then scored 8.5 % on average where 30.6 % converted. So with an
+opens or downloads yet) were then scored 8.1 % on average where 30.6 % converted. So with an
 activity log they are left out and the log's time-stamped counts stand for them; without
 one (X Education, Olist), every row is measured at export and they are kept.
 
