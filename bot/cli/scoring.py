@@ -1,4 +1,5 @@
-"""`kpibot train`, `kpibot score`, `kpibot leads`, `kpibot model`: lead scoring."""
+"""`kpibot train`, `kpibot score`, `kpibot leads`, `kpibot model`, `kpibot backtest`: lead
+scoring."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ def register(app: typer.Typer) -> None:
     app.command("score")(score)
     app.command("leads")(leads)
     app.command("model")(model)
+    app.command("backtest")(backtest)
 
 
 def _now() -> dt.datetime:
@@ -142,3 +144,30 @@ def model(as_json: bool = typer.Option(False, "--json")) -> None:
     typer.echo(f"Score drift since training: {report['drift']}"
                + (f" (PSI {drift:.3f}, {report['scored_open_leads']} open leads now against the "
                   f"{report['drift_baseline']})." if drift is not None else "."))
+
+
+def backtest(
+    days: list[int] = typer.Option([30, 45, 60], "--days",
+                                   help="Replay the CRM as it stood this many days ago "
+                                        "(repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    """Score the leads open on a past day with a model trained on what was known then, and
+    compare with what happened to them. Stores nothing."""
+    from kpi_engine.scoring.backtest import replay
+
+    if any(d < 1 for d in days):
+        fail("--days must be at least 1.")
+    with user_errors():
+        replays = [replay(engine(), _now() - dt.timedelta(days=d)) for d in days]
+    if as_json:
+        print_json([r.summary() for r in replays])
+        return
+    for days_back, r in zip(days, replays, strict=True):
+        auc = f"AUC {r.auc:.3f}" if r.auc is not None else "no AUC (one outcome only)"
+        typer.echo(f"As of {r.as_of:%Y-%m-%d} ({days_back} days ago): trained on "
+                   f"{r.trained_on:,} leads; {len(r.scores):,} leads open then and decided "
+                   f"since: {auc}, average score {r.scores.mean():.1%} against "
+                   f"{r.converted.mean():.1%} converted.")
+        typer.echo("  by age then: " + "; ".join(
+            f"{b.label} {b.mean_score:.0%} vs {b.converted:.0%} ({b.leads})" for b in r.by_age))

@@ -164,19 +164,27 @@ def _leads_query(where: Any) -> Select[Any]:
     )
 
 
-def load_leads(engine: Engine, where: Any, as_of: dt.datetime | None = None) -> LeadFrame:
+def load_leads(engine: Engine, where: Any, as_of: dt.datetime | None = None,
+               history_until: dt.datetime | None = None) -> LeadFrame:
     """Leads matching `where` (a condition on the leads table), with activity features.
 
     Activity features are read at the instant each row is judged (moments.py): an open
     lead at `as_of` (the scoring time); a labelled lead, when there are activities, at
     several ages while it was still open, one row each. Nothing that happened after a lead
     was decided is ever counted.
+
+    With `history_until` the CRM is read as it stood then (backtest.py): leads created
+    before it, their activities before it, and a lead decided later (judged on its whole
+    history) is open; its outcome today stays in the column `outcome_now`.
     """
+    if history_until is not None:
+        where = and_(where, Lead.__table__.c.created_at < history_until)
+        as_of = history_until
+    query = _leads_query(where)
     with engine.connect() as conn:
-        rows = conn.execute(_leads_query(where)).mappings().all()
-        names = list(_leads_query(where).selected_columns.keys())
-        data = pd.DataFrame([dict(r) for r in rows], columns=names)
-        raw = _activity_rows(conn, where, as_of)
+        rows = conn.execute(query).mappings().all()
+        data = pd.DataFrame([dict(r) for r in rows], columns=list(query.selected_columns.keys()))
+        raw = _activity_rows(conn, where, None if history_until else as_of)
     for name in ("created_at", "converted_at", "closed_at"):
         data[name] = pd.to_datetime(data[name])
     # A lead that never converted has all its activities read: the last is its last sign of life.
@@ -184,6 +192,9 @@ def load_leads(engine: Engine, where: Any, as_of: dt.datetime | None = None) -> 
     data["touched_until"] = last_activity.reindex(data["lead_id"]).to_numpy()
     data.insert(data.columns.get_loc("closed_at"), "decided_at", decision_times(data))
     data = data.drop(columns=["closed_at", "touched_until"])
+    if history_until is not None:
+        data = _as_it_stood(data, pd.Timestamp(history_until))
+        raw = raw[raw["occurred_at"] < pd.Timestamp(history_until)]
     judged = moments(data, as_of, snapshots=len(raw) > 0)
     data = data.iloc[judged["position"].to_numpy()].reset_index(drop=True)
     data["judged_at"] = judged["at"].to_numpy()
@@ -200,6 +211,16 @@ def load_leads(engine: Engine, where: Any, as_of: dt.datetime | None = None) -> 
         data["lead_age_days"] = age_days(data["created_at"], data["judged_at"])
     return LeadFrame(data, tuple(c.removeprefix("attr:") for c in attributes.columns),
                      snapshots=len(raw) > 0)
+
+
+def _as_it_stood(data: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
+    """Leads decided at or after `at` are open again; their outcome today is kept apart."""
+    later = data["decided_at"].isna() | (data["decided_at"] >= at)
+    return data.assign(
+        outcome_now=data["status"],
+        status=data["status"].where(~later, "open"),
+        converted_at=data["converted_at"].where(~later),
+        decided_at=data["decided_at"].where(~later))
 
 
 def _activity_rows(conn: Any, where: Any, as_of: dt.datetime | None) -> pd.DataFrame:

@@ -33,9 +33,9 @@ training too, both give 23 %.
 
 After that, each lead is seen once per age band, at an age drawn inside the band. With
 fixed ages (12 hours, 2, 7, 21 days) an open lead aged 5 days was coded like one aged 2:
-replayed from 30/45/60 days ago (benchmarks/backtest.py), the leads open then were scored
+replayed from 30/45/60 days ago (`kpibot backtest`), the leads open then were scored
 10.6–12.1 % on average where 2.6–4.9 % converted (those aged 2–7 days: 16–20 % for 2–9 %).
-With bands: 4.4–4.7 %, and ranking AUC 0.89–0.95 against 0.91.
+With bands: 4.6–4.8 %, and ranking AUC 0.89–0.95 against 0.91.
 """
 
 from __future__ import annotations
