@@ -12,7 +12,7 @@ every lead past its first days 2–4× (moments.py).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -69,7 +69,7 @@ class Replay:
             "leads_scored": len(self.scores), "auc": self.auc,
             "mean_score": round(float(self.scores.mean()), 4) if len(self.scores) else None,
             "converted": round(float(self.converted.mean()), 4) if len(self.scores) else None,
-            "by_age": [b.__dict__ for b in self.by_age],
+            "by_age": [asdict(b) for b in self.by_age],
         }
 
 
