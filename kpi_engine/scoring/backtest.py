@@ -24,6 +24,7 @@ from kpi_engine.db.models import Lead
 from kpi_engine.errors import NotEnoughDataError
 from kpi_engine.scoring.features import feature_matrix, load_leads
 from kpi_engine.scoring.guard import LeakageGuard
+from kpi_engine.scoring.moments import band_label
 from kpi_engine.scoring.train import fit_lead_model
 
 # Age on day T, in days, for the by-age comparison.
@@ -59,7 +60,7 @@ class Replay:
                               "age": pd.cut(self.ages, AGE_BUCKETS, right=False)})
         table = frame.groupby("age", observed=True).agg(
             n=("score", "size"), score=("score", "mean"), converted=("converted", "mean"))
-        return tuple(AgeBucket(_age_range(b.left, b.right), int(r.n), round(float(r.score), 4),
+        return tuple(AgeBucket(band_label((b.left, b.right)), int(r.n), round(float(r.score), 4),
                                round(float(r.converted), 4)) for b, r in table.iterrows())
 
     def summary(self) -> dict[str, object]:
@@ -71,12 +72,6 @@ class Replay:
             "converted": round(float(self.converted.mean()), 4) if len(self.scores) else None,
             "by_age": [asdict(b) for b in self.by_age],
         }
-
-
-def _age_range(low: float, high: float) -> str:
-    def text(days: float) -> str:
-        return f"{days * 24:g} h" if days < 1 else f"{days:g} d"
-    return f"{text(low)} and older" if np.isinf(high) else f"{text(low)}–{text(high)}"
 
 
 def replay(engine: Engine, as_of: dt.datetime, guard: LeakageGuard | None = None) -> Replay:

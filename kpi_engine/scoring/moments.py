@@ -64,12 +64,14 @@ def _age_text(days: float) -> str:
 
 
 def band_label(band: tuple[float, float]) -> str:
-    """"5 min", "1 h–1 d", "4–14 d": the ages a snapshot band covers."""
+    """"5 min", "1 h–1 d", "4–14 d", "0–12 h", "30 d and older": the ages a band covers."""
     low, high = band
     if low == high:
         return _age_text(low)
+    if np.isinf(high):
+        return f"{_age_text(low)} and older"
     low_text, high_text = _age_text(low), _age_text(high)
-    if low_text.split()[1] == high_text.split()[1]:
+    if low == 0 or low_text.split()[1] == high_text.split()[1]:
         return f"{low_text.split()[0]}–{high_text}"
     return f"{low_text}–{high_text}"
 
