@@ -8,6 +8,7 @@ router asks back with the closest metric names rather than guessing.
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -183,7 +184,9 @@ def metric_names(definitions: Iterable[tuple[str, str, Iterable[str]]]) -> tuple
 
 
 def _match_metric(q: str, metrics: Sequence[MetricName]) -> str | None:
-    """The metric whose longest phrase occurs in the question (word-bounded)."""
+    """The metric whose longest phrase occurs in the question (word-bounded); failing that,
+    the one with the most words that all occur in it in some form ("how many deals did we
+    win" asks for "deals won")."""
     best: tuple[int, str] | None = None
     for metric in metrics:
         for phrase in metric.phrases:
@@ -191,7 +194,24 @@ def _match_metric(q: str, metrics: Sequence[MetricName]) -> str | None:
                 if best is None or len(phrase) > best[0]:
                     best = (len(phrase), metric.name)
                 break  # phrases are sorted longest first
-    return best[1] if best else None
+    if best:
+        return best[1]
+    asked = _word_forms(q)
+    loose = [(len(words), metric.name) for metric in metrics for phrase in metric.phrases
+             if len(words := _word_forms(phrase)) > 1 and words <= asked]
+    return max(loose)[1] if loose else None
+
+
+# Irregular forms a question uses where a metric's name has another ("did we win").
+_IRREGULAR = {"won": "win", "lost": "lose", "closed": "close", "created": "create",
+              "converted": "convert", "bought": "buy", "sold": "sell"}
+
+
+def _word_forms(text: str) -> frozenset[str]:
+    """Words of `text` in one form each: irregular verbs and plurals folded."""
+    words = (_IRREGULAR.get(w, w) for w in re.findall(r"[a-z]+", text))
+    return frozenset(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+                     for w in words)
 
 
 def _filters(q: str, values: Mapping[str, Sequence[str]]
@@ -240,8 +260,12 @@ def _near_miss(q: str, values: Mapping[str, Sequence[str]]
     return None
 
 
+# "which rep has the most stalled deals?" asks for the figure per rep.
+_WHICH = re.compile(r"\b(?:which|what)\s+([a-z_ ]+?)(?:\b|$)")
+
+
 def _group_by(q: str) -> str | None:
-    for match in _GROUP.finditer(q):
+    for match in itertools.chain(_GROUP.finditer(q), _WHICH.finditer(q)):
         words = match.group(1).strip()
         for phrase, dimension in sorted(_DIMENSION_WORDS.items(), key=lambda kv: -len(kv[0])):
             if words.startswith(phrase):

@@ -32,6 +32,12 @@ METRICS = metric_names([
         ("who should I call first today", "top_leads", None, "today", None, None, None),
         ("where do deals get stuck?", "bottlenecks", None, None, None, None, None),
         ("what metrics do you know?", "list_metrics", None, None, None, None, None),
+        # The metric's words in another form and order.
+        ("how many deals did we win in Q3?", "metric", "deals_won", "q3", None, None, None),
+        ("which rep has the most wins this quarter?", "metric", "deals_won", "this quarter",
+         "rep", None, None),
+        ("which source brought the most leads this month?", "metric", "leads_created",
+         "this month", "source", None, None),
     ],
 )
 def test_reads_questions(question, kind, metric, period, group_by, grain, compare) -> None:
@@ -94,3 +100,10 @@ def test_reads_dimension_values_as_filters(question, metric, filters, group_by) 
 def test_a_misspelt_value_is_caught_not_dropped(question, near_miss) -> None:
     """Answering "leads from Linkdin" with every lead would be a wrong figure, not a typo."""
     assert parse_question(question, METRICS, VALUES).near_miss == near_miss
+
+
+def test_loose_words_never_beat_an_exact_phrase_nor_stand_alone() -> None:
+    # "win rate" is said outright; the loose "deals won" must not take over.
+    assert parse_question("win rate of deals we won", METRICS).metric == "win_rate"
+    # One shared word is not enough ("won" alone is not "deals won").
+    assert parse_question("who won the match?", METRICS).metric is None
