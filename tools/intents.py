@@ -48,6 +48,9 @@ class Intent:
     # A value named after "from/for/in" that is close to a known one but not it:
     # (dimension, as written, closest known values). Answering without it would be wrong.
     near_miss: tuple[str, str, tuple[str, ...]] | None = None
+    # A period named in words the parser cannot turn into dates ("the rest of the year"):
+    # answering for the default period instead would answer another question.
+    unread_period: str | None = None
 
 
 _MONTHS = (
@@ -68,6 +71,14 @@ _PERIOD = re.compile(
     r"|fy\s?\d{4}|(?<!-)\b(?:19|20)\d{2}\b(?!-)"
     r")\b",
     re.IGNORECASE,
+)
+# Periods still to come. Figures exist only for what has happened; "on track … by the end of
+# the quarter" is the pacing of this quarter.
+_AHEAD = re.compile(
+    r"\b(?:(?:the\s+)?(?:rest|remainder)\s+of\s+(?:the\s+|this\s+)?(week|month|quarter|year)"
+    r"|(?:by\s+)?(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?(week|month|quarter|year)"
+    r"|(?:next|upcoming|coming)\s+(?:\d+\s+)?(?:days?|weeks?|months?|quarters?|years?)"
+    r"|tomorrow)\b"
 )
 _GROUP = re.compile(r"\b(?:by|per|for each|split by|broken down by|across)\s+([a-z_ ]+?)(?:\b|$)")
 _GRAIN = {
@@ -147,8 +158,13 @@ def parse_question(text: str, metrics: Sequence[MetricName],
             period_text=period_text,
             unmatched=None if metric else _leftover(q_wo_period),
         )
+    ahead = _AHEAD.search(q) if period_text is None else None
     if re.search(r"\b(on track|on pace|pacing|target|behind|ahead|kpis?)\b", q):
-        return Intent(IntentKind.PACING, metric=metric, period_text=period_text, filters=filters)
+        unit = ahead and (ahead.group(1) or ahead.group(2))
+        return Intent(IntentKind.PACING, metric=metric, filters=filters,
+                      period_text=f"this {unit}" if unit else period_text)
+    if ahead:
+        return Intent(IntentKind.METRIC, metric=metric, unread_period=ahead.group(0))
 
     grain = next((g for phrase, g in _GRAIN.items() if phrase in q), None)
     group_by = _group_by(q) if grain is None else None

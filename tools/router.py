@@ -41,6 +41,11 @@ def answer(ctx: ToolContext, question: str) -> Answer:
         return sorry(dimension, f"I don't know the {dimension} “{written}”. Did you mean "
                      + " or ".join(f"`{v}`" for v in closest_known) + "?",
                      suggestions=list(closest_known))
+    if intent.unread_period:
+        return sorry("period", f"I can't give figures for “{intent.unread_period}”: they "
+                     "exist only for what has happened. Ask for a past period (this year, year "
+                     "to date, last 30 days, Q3, March), or ask whether a KPI is on track for "
+                     "this quarter or year to see where it is heading against its target.")
     handler = _HANDLERS.get(intent.kind, _metric)
     try:
         return handler(ctx, intent)

@@ -107,3 +107,19 @@ def test_loose_words_never_beat_an_exact_phrase_nor_stand_alone() -> None:
     assert parse_question("win rate of deals we won", METRICS).metric == "win_rate"
     # One shared word is not enough ("won" alone is not "deals won").
     assert parse_question("who won the match?", METRICS).metric is None
+
+
+@pytest.mark.parametrize(("question", "unread"), [
+    ("revenue for the rest of the year", "the rest of the year"),
+    ("how many leads will we get next week?", "next week"),
+    ("wins by end of month", "by end of month"),
+])
+def test_a_period_still_to_come_is_kept_not_replaced(question, unread) -> None:
+    intent = parse_question(question, METRICS)
+    assert (intent.unread_period, intent.period_text) == (unread, None)
+
+
+def test_on_track_by_the_end_of_the_quarter_paces_this_quarter() -> None:
+    intent = parse_question("are we on track for revenue by the end of the quarter?", METRICS)
+    assert (intent.kind, intent.metric, intent.period_text) == ("pacing", "revenue_won",
+                                                               "this quarter")

@@ -264,3 +264,28 @@ def test_a_named_team_filters_the_figure(ctx: ToolContext, demo_db: tuple[Engine
                    for extra in (" AND d.is_won", ""))
     assert reply.ok and reply.data["value"] == pytest.approx(won / closed)
     assert "team West" in reply.text and "team = West" in reply.sources[0]
+
+
+def test_which_rep_has_the_most_ranks_the_reps(ctx: ToolContext, demo_db: tuple[Engine, str]) -> None:
+    reply = answer(ctx, "which rep won the most deals last 30 days?")
+    assert reply.ok and reply.data["metric"] == "deals_won"
+    with demo_db[0].connect() as conn:
+        counts = dict(conn.execute(text(
+            "SELECT r.name, count(*) FROM deals d JOIN reps r ON r.id = d.owner_id WHERE d.is_won "
+            "AND d.closed_at >= :a AND d.closed_at < :b GROUP BY r.name"),
+            {"a": NOW - dt.timedelta(days=30), "b": NOW}).all())
+    got = {row["group"]["rep"]: row["value"] for row in reply.data["rows"]}
+    assert got == counts
+    # Best first, so "which rep" is answered by the first line.
+    first = reply.text.split("\n• ")[1]
+    assert first.startswith(max(counts, key=counts.get))
+
+
+def test_a_period_still_to_come_is_not_answered_with_another(ctx: ToolContext) -> None:
+    reply = answer(ctx, "revenue for the rest of the year")
+    assert not reply.ok and reply.kind == "period"
+    assert "“the rest of the year”" in reply.text and "on track" in reply.text
+    # Where the future has a meaning, it is kept: the pacing of this quarter.
+    pacing = answer(ctx, "are we on track for revenue by the end of the quarter?")
+    assert pacing.ok and pacing.kind == "pacing"
+    assert "this quarter" in pacing.text
