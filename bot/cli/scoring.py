@@ -128,6 +128,7 @@ def _echo_by_age(by_age: dict[str, dict[str, float]]) -> None:
 
 def model(as_json: bool = typer.Option(False, "--json")) -> None:
     """The current model's quality, age and score drift since training."""
+    from kpi_engine.scoring.moments import age_text
     from kpi_engine.scoring.score import model_report
 
     with user_errors():
@@ -136,7 +137,7 @@ def model(as_json: bool = typer.Option(False, "--json")) -> None:
         print_json(report)
         return
     typer.echo(f"Model version {report['version']} ({report['estimator']}), trained "
-               f"{report['age_days']:.1f} days ago on {report['n_train']} leads.")
+               f"{age_text(report['age_days'])} ago on {report['n_train']:,} leads.")
     typer.echo(f"Held-out AUC {report['auc']:.3f}, Brier {report['brier']:.3f}, top-decile "
                f"lift {report['top_decile_lift']:.2f}×, base rate {report['base_rate']:.1%}.")
     _echo_by_age(report["holdout_by_age"])

@@ -56,21 +56,24 @@ FIRST_AGE = SNAPSHOT_BANDS[0][0]
 JUST_AFTER = pd.Timedelta(seconds=1)
 
 
-def _age_text(days: float) -> str:
+def age_text(days: float) -> str:
+    """"5 min", "3 h", "1.5 d", "45 d": an age as a person reads it."""
     minutes = round(days * 24 * 60)
     if minutes < 60:
         return f"{minutes} min"
-    return f"{minutes // 60} h" if minutes < 24 * 60 else f"{days:g} d"
+    if minutes < 24 * 60:
+        return f"{minutes // 60} h"
+    return f"{days:.0f} d" if days >= 10 else f"{days:.2g} d"
 
 
 def band_label(band: tuple[float, float]) -> str:
     """"5 min", "1 h–1 d", "4–14 d", "0–12 h", "30 d and older": the ages a band covers."""
     low, high = band
     if low == high:
-        return _age_text(low)
+        return age_text(low)
     if np.isinf(high):
-        return f"{_age_text(low)} and older"
-    low_text, high_text = _age_text(low), _age_text(high)
+        return f"{age_text(low)} and older"
+    low_text, high_text = age_text(low), age_text(high)
     if low == 0 or low_text.split()[1] == high_text.split()[1]:
         return f"{low_text.split()[0]}–{high_text}"
     return f"{low_text}–{high_text}"

@@ -106,7 +106,7 @@ def model_report(engine: Engine, now: dt.datetime) -> dict[str, Any]:
     return {
         "version": loaded.version_id,
         "created_at": row["created_at"].isoformat(),
-        "age_days": round(age.total_seconds() / 86400, 1),
+        "age_days": round(age.total_seconds() / 86400, 4),
         "estimator": row["estimator"],
         "auc": row["auc"], "brier": row["brier"], "base_rate": row["base_rate"],
         "top_decile_lift": row["lift_by_decile"][0] if row["lift_by_decile"] else None,
