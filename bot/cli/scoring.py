@@ -106,7 +106,9 @@ def leads(
         print_json([lead.as_dict() for lead in found])
         return
     if not found:
-        typer.echo("No scored open leads match (run `kpibot score` after `kpibot train`).")
+        scored = top_leads(db, _now(), everyone=True, limit=1)
+        typer.echo("No scored open lead matches these options." if scored else
+                   "No scored open leads yet (run `kpibot score` after `kpibot train`).")
         return
     for rank, lead in enumerate(found, 1):
         touch = (f"last touch {lead.days_since_touch:.0f} d ago"

@@ -79,6 +79,13 @@ def _team_by_name(conn: Any, name: str) -> int:
     return int(row[0])
 
 
+def _known_source(conn: Any, name: str) -> None:
+    """A misspelt source would match no lead and read as "nothing to call": say so instead."""
+    sources = [v for (v,) in conn.execute(select(LEADS.c.source).distinct()) if v is not None]
+    if name.lower() not in {v.lower() for v in sources}:
+        raise UnknownNameError("source", name, sources)
+
+
 def _visible_owners(conn: Any, viewer: Viewer) -> set[int]:
     if viewer.role != "manager":
         return {viewer.rep_id}
@@ -135,6 +142,7 @@ def top_leads(
         if owners is not None:
             query = query.where(LEADS.c.owner_id.in_(sorted(owners)))
         if source is not None:
+            _known_source(conn, source)
             query = query.where(func.lower(LEADS.c.source) == source.lower())
         if since is not None:
             query = query.where(LEADS.c.created_at >= dt.datetime.combine(since, dt.time()))

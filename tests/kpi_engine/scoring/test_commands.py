@@ -118,6 +118,21 @@ def test_a_rep_sees_only_their_leads(world, monkeypatch: pytest.MonkeyPatch) -> 
     assert {t["owner"] for t in team} <= team_reps and len({t["owner"] for t in team}) > 1
 
 
+def test_leads_options_that_match_nothing_say_why(world, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, url, tmp = world
+    if run(url, tmp, monkeypatch, "model").exit_code != 0:
+        assert run(url, tmp, monkeypatch, "train").exit_code == 0
+        assert run(url, tmp, monkeypatch, "score").exit_code == 0
+    # A misspelt source used to read "no scored open leads: run kpibot score".
+    typo = run(url, tmp, monkeypatch, "leads", "--all", "--source", "Linkdin")
+    assert typo.exit_code != 0 and "Did you mean: LinkedIn?" in typo.output
+    spelt = json.loads(run(url, tmp, monkeypatch, "leads", "--all", "--source", "linkedin",
+                           "--json").output)
+    assert spelt and {lead["source"] for lead in spelt} == {"LinkedIn"}
+    none = run(url, tmp, monkeypatch, "leads", "--all", "--min-score", "100")
+    assert none.exit_code == 0 and "No scored open lead matches these options." in none.output
+
+
 def test_train_refuses_without_enough_outcomes(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     with migrated_engine("sqlite", tmp_path) as engine:
         with engine.begin() as conn:
