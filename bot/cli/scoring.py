@@ -56,6 +56,7 @@ def train(
                f"Brier {q.brier:.3f}, top-decile lift {q.top_decile_lift:.2f}×, "
                f"base rate {q.base_rate:.1%}.")
     _echo_by_age(result.details.get("holdout_by_age", {}))
+    _echo_by_system(result.details.get("holdout_by_system", {}))
     typer.echo(f"{len(result.features)} features; {len(result.dropped)} fields left out "
                f"(see --json). Trained in {result.training_seconds:.1f} s.")
     if no_guard:
@@ -120,6 +121,14 @@ def leads(
             typer.echo(f"      {sign} {reason['text']}")
 
 
+def _echo_by_system(by_system: dict[str, dict[str, float]]) -> None:
+    """Held-out quality within each CRM, when leads of several are pooled."""
+    if by_system:
+        typer.echo("Within each source system: " + "; ".join(
+            f"{name} AUC {a['auc']:.3f} ({a['rows']:,} rows)" for name, a in by_system.items())
+            + " (the AUC above also ranks the systems against each other).")
+
+
 def _echo_by_age(by_age: dict[str, dict[str, float]]) -> None:
     """Held-out quality per age the leads were seen at, when the model has snapshots."""
     if by_age:
@@ -143,6 +152,7 @@ def model(as_json: bool = typer.Option(False, "--json")) -> None:
     typer.echo(f"Held-out AUC {report['auc']:.3f}, Brier {report['brier']:.3f}, top-decile "
                f"lift {report['top_decile_lift']:.2f}×, base rate {report['base_rate']:.1%}.")
     _echo_by_age(report["holdout_by_age"])
+    _echo_by_system(report["holdout_by_system"])
     drift = report["drift_psi"]
     typer.echo(f"Score drift since training: {report['drift']}"
                + (f" (PSI {drift:.3f}, {report['scored_open_leads']} open leads now against the "

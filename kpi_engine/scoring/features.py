@@ -422,11 +422,42 @@ def _repeated_totals(train: dict[str, pd.Series]) -> dict[str, str]:
     return out
 
 
+# A source system is checked on its own (identifiers, label proxies) from this many
+# labelled rows with both outcomes.
+MIN_SYSTEM_ROWS = 200
+
+
+def _systems(frame: LeadFrame, labelled: np.ndarray, label: np.ndarray) -> dict[str, np.ndarray]:
+    """Labelled-row masks of each source system, when leads of several CRMs are pooled.
+
+    A field that gives the outcome away inside one CRM (Olist fills its segment in for won
+    deals only) is diluted by the other CRM's leads below every pooled threshold; on the
+    pooled X Education and Olist leads it ranked Olist's outcomes at AUC 0.999.
+    """
+    systems = frame.data["source_system"].to_numpy()[labelled].astype(str)
+    names = np.unique(systems)
+    if len(names) < 2:
+        return {}
+    masks = {str(name): systems == name for name in names}
+    return {name: at for name, at in masks.items()
+            if at.sum() >= MIN_SYSTEM_ROWS and 0 < label[at].sum() < at.sum()}
+
+
+def _identifier(spec: FeatureSpec, train: pd.Series) -> bool:
+    """Almost every lead has its own value: it names the lead rather than describing it."""
+    if spec.kind == "category":
+        return train.nunique() > max(0.5 * len(train), 50)
+    return spec.origin.startswith("attribute:") and train.nunique() >= 0.95 * len(train)
+
+
 def select_features(frame: LeadFrame, guard: LeakageGuard) -> FeatureSelection:
-    """The features a model trained on `frame` (its labelled leads) may use; the rest, with why."""
+    """The features a model trained on `frame` (its labelled leads) may use; the rest, with why.
+
+    With leads of several CRMs, identifiers and label proxies are also looked for within
+    each one (`_systems`)."""
     labelled = frame.labelled.to_numpy()
     label = frame.label[labelled]
-    n = int(labelled.sum())
+    systems = _systems(frame, labelled, label)
     kept: dict[str, pd.Series] = {}
     specs: list[FeatureSpec] = []
     dropped: dict[str, str] = {}
@@ -439,10 +470,8 @@ def select_features(frame: LeadFrame, guard: LeakageGuard) -> FeatureSelection:
             reason = guard.read_at_export(spec.name.removeprefix("attr:"), source_name)
         if reason is None and train.nunique(dropna=True) <= 1:
             reason = "the same value on every lead" if train.notna().any() else "always empty"
-        if reason is None and spec.kind == "category" and train.nunique() > max(0.5 * n, 50):
-            reason = "an identifier (almost every lead has its own value)"
-        if reason is None and spec.kind == "number" and spec.origin.startswith("attribute:") \
-                and train.nunique() >= 0.95 * n:
+        if reason is None and any(_identifier(spec, train[at]) for at in
+                                  (np.ones(len(train), bool), *systems.values())):
             reason = "an identifier (almost every lead has its own value)"
         if reason is None:
             canonical = {k: v[labelled] for k, v in kept.items() if not k.startswith("attr:")}
@@ -460,10 +489,15 @@ def select_features(frame: LeadFrame, guard: LeakageGuard) -> FeatureSelection:
     dropped.update(repeated)
     specs = [s for s in specs if s.name not in repeated]
     if guard.detect_proxies and specs:
-        proxies = find_label_proxies(
-            pd.DataFrame({s.name: kept[s.name][labelled] for s in specs}), label)
-        for name, auc in proxies.items():
-            dropped[name] = (f"predicts the outcome almost perfectly on its own (AUC {auc}): "
+        candidates = pd.DataFrame({s.name: kept[s.name][labelled] for s in specs})
+        proxies = {name: f"AUC {auc}" for name, auc in
+                   find_label_proxies(candidates, label).items()}
+        for system, at in systems.items():
+            found = find_label_proxies(candidates[at].reset_index(drop=True), label[at])
+            for name, auc in found.items():
+                proxies.setdefault(name, f"AUC {auc} within the {system} leads")
+        for name, how in proxies.items():
+            dropped[name] = (f"predicts the outcome almost perfectly on its own ({how}): "
                              f"it is probably filled in after the fact")
         specs = [s for s in specs if s.name not in proxies]
     specs = _fit_groups(specs, {s.name: kept[s.name][labelled] for s in specs})

@@ -37,7 +37,9 @@ one (X Education, Olist), every row is measured at export and they are kept.
 
 On top of the names, `find_label_proxies` drops any single feature that predicts the
 outcome almost perfectly on its own (including by being filled in only for one outcome),
-and the model version records what it dropped and why.
+and the model version records what it dropped and why. With leads of several CRMs in one
+database it looks within each CRM as well (features.py, `_systems`), where a field filled
+in for one CRM's won deals cannot hide among the other CRM's leads.
 """
 
 from __future__ import annotations

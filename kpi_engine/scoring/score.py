@@ -113,6 +113,7 @@ def model_report(engine: Engine, now: dt.datetime) -> dict[str, Any]:
         "lift_by_decile": row["lift_by_decile"],
         "cv_auc": details.get("cv_auc"), "holdout": details.get("holdout"),
         "holdout_by_age": details.get("holdout_by_age", {}),
+        "holdout_by_system": details.get("holdout_by_system", {}),
         "n_train": row["n_train"], "n_test": row["n_test"], "n_positive": row["n_positive"],
         "features": row["features"], "dropped": details.get("dropped", {}),
         "training_seconds": row["training_seconds"],
