@@ -23,6 +23,7 @@ class IntentKind(StrEnum):
     BOTTLENECKS = "bottlenecks"  # where the journey gets stuck
     LIST_METRICS = "list_metrics"
     HELP = "help"
+    COURTESY = "courtesy"  # thanks, hello: no figure wanted
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,12 @@ def parse_question(text: str, metrics: Sequence[MetricName],
     # Period words must not be read as a metric ("last week's deals" is about deals).
     q_wo_period = _PERIOD.sub(" ", q) if period_match else q
     near_miss = _near_miss(q_wo_period, values or {})
+    named, ambiguous = _rep_by_part(text, q, (values or {}).get("rep", ()))
+    if named and not near_miss and all(d != "rep" for d, _ in filters):
+        filters += (("rep", named),)
+        name = re.compile(rf"\b(?:{'|'.join(map(re.escape, named.lower().split()))})(?:'s)?\b")
+        q, q_wo_period = (" ".join(name.sub(" ", said).split()) for said in (q, q_wo_period))
+    near_miss = near_miss or (ambiguous and ("rep", *ambiguous))
     if near_miss:
         dimension, phrase, closest = near_miss
         written = re.search(r"\s+".join(map(re.escape, phrase.split())), text, re.IGNORECASE)
@@ -137,8 +144,11 @@ def parse_question(text: str, metrics: Sequence[MetricName],
                       near_miss=(dimension, written.group(0) if written else phrase, closest))
     metric = _match_metric(q_wo_period, metrics)
 
-    if re.search(r"\b(help|what can you do|how do i use)\b", q):
+    if re.search(r"\b(help|what can you do|how do i use)\b", q) or (
+            metric is None and _GREETING.fullmatch(q.strip(" !.,"))):
         return Intent(IntentKind.HELP)
+    if metric is None and _COURTESY.fullmatch(q.strip(" !.,")):
+        return Intent(IntentKind.COURTESY)
     if re.search(r"\b(which|what|list)\b.*\b(metrics|kpis you know|can you measure)\b", q):
         return Intent(IntentKind.LIST_METRICS)
     if re.search(r"\b(top|best|hottest|call first|who should i call|priorit)\w*", q) and re.search(
@@ -277,7 +287,32 @@ def _near_miss(q: str, values: Mapping[str, Sequence[str]]
 
 
 # "which rep has the most stalled deals?" asks for the figure per rep.
-_WHICH = re.compile(r"\b(?:which|what)\s+([a-z_ ]+?)(?:\b|$)")
+_WHICH = re.compile(r"\b(?:which|what|best|top|worst|highest|lowest|fastest|slowest)\s+"
+                    r"([a-z_ ]+?)(?:\b|$)")
+# Whole messages that want no figure: a greeting gets the examples, thanks a short reply.
+_GREETING = re.compile(r"(?:hi|hello|hey|good (?:morning|afternoon|evening))(?: kpibot)?")
+_COURTESY = re.compile(r"(?:thanks?(?: you)?|thx|cheers|great|ok(?:ay)?|cool|bye)(?: kpibot)?")
+
+
+def _rep_by_part(text: str, q: str, reps: Sequence[str]
+                 ) -> tuple[str | None, tuple[str, tuple[str, ...]] | None]:
+    """A rep named by first or last name alone ("the pipeline for Priya"): the rep when one
+    has it, or (the name as written, the reps who share it) to ask back. Only capitalised
+    words count, so that a rep called Will is not read into "will we hit target?"."""
+    by_part: dict[str, list[str]] = {}
+    for rep in reps:
+        for part in dict.fromkeys(rep.split()):
+            if len(part) >= 3:
+                by_part.setdefault(part.lower(), []).append(rep)
+    for word in re.findall(r"\b([A-Z][a-z'’-]+)", text):
+        name = re.sub(r"['’]s$", "", word)
+        found = by_part.get(name.lower())
+        if not found or name.lower() in _STOP or not re.search(rf"\b{name.lower()}\b", q):
+            continue
+        if len(found) == 1:
+            return found[0], None
+        return None, (name, tuple(sorted(found)))
+    return None, None
 
 
 def _group_by(q: str) -> str | None:

@@ -99,6 +99,11 @@ def _help(ctx: ToolContext, intent: Intent) -> Answer:
     return Answer(kind="help", text=HELP)
 
 
+def _courtesy(ctx: ToolContext, intent: Intent) -> Answer:
+    return Answer(kind="courtesy", text='Glad to help. Ask me about a KPI any time ("help" '
+                  "for examples).")
+
+
 _HANDLERS: dict[IntentKind, Callable[[ToolContext, Intent], Answer]] = {
     IntentKind.METRIC: _metric,
     IntentKind.LIST_METRICS: lambda ctx, intent: list_metrics(ctx),
@@ -107,4 +112,5 @@ _HANDLERS: dict[IntentKind, Callable[[ToolContext, Intent], Answer]] = {
     IntentKind.TOP_LEADS: lambda ctx, intent: rank_leads(ctx, filters=intent.filters),
     IntentKind.BOTTLENECKS: lambda ctx, intent: rank_bottlenecks(ctx, period=intent.period_text),
     IntentKind.HELP: _help,
+    IntentKind.COURTESY: _courtesy,
 }

@@ -123,3 +123,36 @@ def test_on_track_by_the_end_of_the_quarter_paces_this_quarter() -> None:
     intent = parse_question("are we on track for revenue by the end of the quarter?", METRICS)
     assert (intent.kind, intent.metric, intent.period_text) == ("pacing", "revenue_won",
                                                                "this quarter")
+
+
+@pytest.mark.parametrize(("question", "metric", "group_by"), [
+    ("who is the best rep by revenue this quarter?", "revenue_won", "rep"),
+    ("top source by revenue last month", "revenue_won", "source"),
+])
+def test_best_or_top_of_a_dimension_splits_by_it(question, metric, group_by) -> None:
+    intent = parse_question(question, METRICS)
+    assert (intent.metric, intent.group_by) == (metric, group_by)
+
+
+REPS = {"rep": ("Priya Natarajan", "Chloe Dupont", "Chloe Martin", "Will Stone")}
+
+
+@pytest.mark.parametrize(("question", "filters", "near_miss"), [
+    ("what's the revenue for Priya?", (("rep", "Priya Natarajan"),), None),
+    ("Natarajan's wins last month", (("rep", "Priya Natarajan"),), None),
+    ("revenue for Chloe", (), ("rep", "Chloe", ("Chloe Dupont", "Chloe Martin"))),
+    # Lower case, or a capitalised first word that is no name here: no rep is read in.
+    ("will we hit the revenue target?", (), None),
+    ("Will we hit the revenue target?", (("rep", "Will Stone"),), None),
+])
+def test_a_rep_named_by_first_or_last_name(question, filters, near_miss) -> None:
+    intent = parse_question(question, METRICS, REPS)
+    assert (intent.filters, intent.near_miss) == (filters, near_miss)
+
+
+@pytest.mark.parametrize(("message", "kind"), [
+    ("thanks!", "courtesy"), ("Thank you", "courtesy"), ("hi", "help"),
+    ("Good morning kpibot", "help"), ("thanks, and how many leads this week?", "metric"),
+])
+def test_greetings_and_thanks_are_not_metric_questions(message, kind) -> None:
+    assert parse_question(message, METRICS).kind == kind

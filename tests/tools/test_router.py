@@ -289,3 +289,16 @@ def test_a_period_still_to_come_is_not_answered_with_another(ctx: ToolContext) -
     pacing = answer(ctx, "are we on track for revenue by the end of the quarter?")
     assert pacing.ok and pacing.kind == "pacing"
     assert "this quarter" in pacing.text
+
+
+def test_everyday_wording_reaches_the_right_figure(ctx: ToolContext) -> None:
+    respond = answer(ctx, "how fast do we respond to new leads?")
+    assert respond.ok and respond.data["metric"] == "speed_to_lead_hours"
+    best = answer(ctx, "who is the best rep by revenue last 30 days?")
+    assert best.ok and best.data["metric"] == "revenue_won"
+    assert {tuple(row["group"]) for row in best.data["rows"]} == {("rep",)}
+    assert answer(ctx, "thanks!").kind == "courtesy"
+    # A rep by first name: the answer names whose figure it is.
+    priya = answer(ctx, "what's the pipeline for Priya?")
+    assert priya.ok and "rep Priya Natarajan" in priya.text
+    assert "rep = Priya Natarajan" in priya.sources[0]
