@@ -52,6 +52,8 @@ class Intent:
     # A period named in words the parser cannot turn into dates ("the rest of the year"):
     # answering for the default period instead would answer another question.
     unread_period: str | None = None
+    # "deals lost by reason": a split asked for that is no dimension kpibot knows.
+    unknown_split: str | None = None
 
 
 _MONTHS = (
@@ -178,6 +180,7 @@ def parse_question(text: str, metrics: Sequence[MetricName],
 
     grain = next((g for phrase, g in _GRAIN.items() if phrase in q), None)
     group_by = _group_by(q) if grain is None else None
+    unknown_split = _unknown_split(q_wo_period) if grain is None and group_by is None else None
     compare = None
     if (
         re.search(r"\b(last year|year over year|yoy|same period last year)\b", q)
@@ -197,6 +200,7 @@ def parse_question(text: str, metrics: Sequence[MetricName],
         grain=grain,
         filters=filters,
         compare=compare,
+        unknown_split=unknown_split,
     )
 
 
@@ -321,6 +325,21 @@ def _group_by(q: str) -> str | None:
         for phrase, dimension in sorted(_DIMENSION_WORDS.items(), key=lambda kv: -len(kv[0])):
             if words.startswith(phrase):
                 return dimension
+    return None
+
+
+_SPLIT = re.compile(r"\b(?:by|per|split by|broken down by|break(?:\s+it)?\s+down by)\s+"
+                    r"([a-z][a-z_]*)")
+_TIME_WORDS = frozenset("day days week weeks month months quarter quarters year years date end "
+                        "now then close".split())
+
+
+def _unknown_split(q: str) -> str | None:
+    """The word after "by" when it names no dimension, period or grain ("by reason")."""
+    for match in _SPLIT.finditer(q):
+        word = match.group(1)
+        if word not in _STOP and word not in _TIME_WORDS:
+            return word
     return None
 
 

@@ -7,6 +7,7 @@ kind of question the agent can answer has a deterministic path here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from kpi_engine.errors import KpiUserError, closest
 from kpi_engine.specs import Filter
@@ -57,7 +58,7 @@ def _metric(ctx: ToolContext, intent: Intent) -> Answer:
     if intent.metric is None:
         return _unknown_metric(ctx, intent)
     filters = tuple(Filter(dimension, (value,)) for dimension, value in intent.filters)
-    return get_metric(
+    reply = get_metric(
         ctx,
         intent.metric,
         intent.period_text,
@@ -66,6 +67,13 @@ def _metric(ctx: ToolContext, intent: Intent) -> Answer:
         compare=intent.compare,
         filters=filters,
     )
+    if intent.unknown_split and reply.ok:
+        metric = ctx.catalog.metric(intent.metric)
+        note = (f"_I can't split {metric.label.lower()} by “{intent.unknown_split}”; it splits "
+                f"by {', '.join(d.replace('_', ' ') for d in metric.dimensions)}. "
+                "Here is the total:_")
+        reply = replace(reply, text=f"{note}\n{reply.text}")
+    return reply
 
 
 def _unknown_metric(ctx: ToolContext, intent: Intent) -> Answer:

@@ -156,3 +156,13 @@ def test_a_rep_named_by_first_or_last_name(question, filters, near_miss) -> None
 ])
 def test_greetings_and_thanks_are_not_metric_questions(message, kind) -> None:
     assert parse_question(message, METRICS).kind == kind
+
+
+@pytest.mark.parametrize(("question", "unknown"), [
+    ("deals won by reason", "reason"),
+    ("win rate by team", None),
+    ("revenue by month", None),
+    ("leads by the end of march", None),
+])
+def test_a_split_by_no_known_dimension_is_kept(question, unknown) -> None:
+    assert parse_question(question, METRICS).unknown_split == unknown

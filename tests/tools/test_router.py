@@ -302,3 +302,11 @@ def test_everyday_wording_reaches_the_right_figure(ctx: ToolContext) -> None:
     priya = answer(ctx, "what's the pipeline for Priya?")
     assert priya.ok and "rep Priya Natarajan" in priya.text
     assert "rep = Priya Natarajan" in priya.sources[0]
+
+
+def test_a_split_kpibot_cannot_make_is_said_and_the_total_given(ctx: ToolContext) -> None:
+    reply = answer(ctx, "deals lost by reason this month")
+    total = answer(ctx, "deals lost this month")
+    assert reply.ok and reply.data["value"] == total.data["value"]
+    assert reply.text.startswith("_I can't split deals lost by “reason”; it splits by team, rep")
+    assert reply.text.endswith(total.text)
