@@ -133,12 +133,11 @@ def parse_question(text: str, metrics: Sequence[MetricName],
     # Period words must not be read as a metric ("last week's deals" is about deals).
     q_wo_period = _PERIOD.sub(" ", q) if period_match else q
     near_miss = _near_miss(q_wo_period, values or {})
-    named, ambiguous = _rep_by_part(text, q, (values or {}).get("rep", ()))
-    if named and not near_miss and all(d != "rep" for d, _ in filters):
-        filters += (("rep", named),)
-        name = re.compile(rf"\b(?:{'|'.join(map(re.escape, named.lower().split()))})(?:'s)?\b")
-        q, q_wo_period = (" ".join(name.sub(" ", said).split()) for said in (q, q_wo_period))
-    near_miss = near_miss or (ambiguous and ("rep", *ambiguous))
+    if not near_miss and all(d != "rep" for d, _ in filters):
+        rep, near_miss = _rep_by_part(text, q, (values or {}).get("rep", ()))
+        if rep:
+            filters += (("rep", rep),)
+            q, q_wo_period = _without_name(q, rep), _without_name(q_wo_period, rep)
     if near_miss:
         dimension, phrase, closest = near_miss
         written = re.search(r"\s+".join(map(re.escape, phrase.split())), text, re.IGNORECASE)
@@ -299,10 +298,10 @@ _COURTESY = re.compile(r"(?:thanks?(?: you)?|thx|cheers|great|ok(?:ay)?|cool|bye
 
 
 def _rep_by_part(text: str, q: str, reps: Sequence[str]
-                 ) -> tuple[str | None, tuple[str, tuple[str, ...]] | None]:
-    """A rep named by first or last name alone ("the pipeline for Priya"): the rep when one
-    has it, or (the name as written, the reps who share it) to ask back. Only capitalised
-    words count, so that a rep called Will is not read into "will we hit target?"."""
+                 ) -> tuple[str | None, tuple[str, str, tuple[str, ...]] | None]:
+    """A rep named by first or last name alone ("the pipeline for Priya"): (the rep, None)
+    when one rep has that name, (None, a near miss to ask back) when several do. Only
+    capitalised words count, so that a rep called Will is not read into "will we hit it?"."""
     by_part: dict[str, list[str]] = {}
     for rep in reps:
         for part in dict.fromkeys(rep.split()):
@@ -315,8 +314,14 @@ def _rep_by_part(text: str, q: str, reps: Sequence[str]
             continue
         if len(found) == 1:
             return found[0], None
-        return None, (name, tuple(sorted(found)))
+        return None, ("rep", name, tuple(sorted(found)))
     return None, None
+
+
+def _without_name(q: str, name: str) -> str:
+    """`q` without the words of `name` (and their possessive)."""
+    words = "|".join(map(re.escape, name.lower().split()))
+    return " ".join(re.sub(rf"\b(?:{words})(?:'s)?\b", " ", q).split())
 
 
 def _group_by(q: str) -> str | None:
