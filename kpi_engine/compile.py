@@ -13,7 +13,8 @@ How a request becomes SQL:
    When every leaf of a table is additive, its totals are folded from the group rows
    (`Scan.combine`) instead of a second scan; medians, averages and the like keep one.
 4. Freshness (the latest time among the rows counted) is an uncorrelated scalar subquery:
-   one seek down the time index rather than a max() over every row.
+   one seek down the time index rather than a max() over every row. Series and comparisons
+   also get where the table's data starts (the min of each of its time columns), the same way.
 
 The statements are plain Core `Select`s; `kpi_engine.query` runs them and composes the figures.
 """
@@ -109,9 +110,9 @@ class Bucket:
 class Scan:
     """One statement and how to read its columns.
 
-    `values` maps (leaf id, window index) to a column label; `rows_counted` and `freshness`
-    map a metric name to its label (totals scans only). A series scan groups by `BUCKET`;
-    a snapshot series scan has one window per bucket instead (`bucket_windows`).
+    `values` maps (leaf id, window index) to a column label; `rows_counted`, `freshness` and
+    `data_start` map a metric name to its label(s) (totals scans only). A series scan groups
+    by `BUCKET`; a snapshot series scan has one window per bucket instead (`bucket_windows`).
     """
 
     table: str
@@ -120,6 +121,9 @@ class Scan:
     values: dict[tuple[str, int], str]
     rows_counted: dict[str, str] = field(default_factory=dict)
     freshness: dict[str, str] = field(default_factory=dict)
+    # Series and comparisons only: the earliest time of each time column of the table, so
+    # that a bucket or baseline before the data starts reads "no data", not 0.
+    data_start: dict[str, tuple[str, ...]] = field(default_factory=dict)
     bucketed: bool = False
     bucket_windows: bool = False
     purpose: str = "total"  # total | rows
@@ -358,15 +362,28 @@ class _Builder:
                                                      _value_key(value, key, kind))
         # Freshness as a scalar subquery over the same rows: the database answers max(time)
         # with one seek on the time index instead of reading the column of every row.
-        for metric_name, time_col, conjuncts in latest:
+        data_start: dict[str, tuple[str, ...]] = {}
+        # Where the table's data starts: the earliest of the catalog's time columns on it
+        # (a deals table starts with its first deal created, not its first deal won).
+        time_columns = sorted({m.time_column for m in self.catalog.metrics
+                               if m.table == table_name and m.time_column})
+        spans = self.request.grain is not None or self.request.compare is not None
+
+        def bound(kind: str, time_col: ColumnElement[object], conjuncts: list[Conjunct]) -> str:
             keys = "&".join(sorted(k for k, _, _ in conjuncts))
-            identity = f"fresh|{getattr(time_col, 'name', '')}|{keys}"
+            identity = f"{kind}|{getattr(time_col, 'name', '')}|{keys}"
             if identity not in seen:
                 label = f"c{len(seen)}"
                 seen[identity] = label
-                columns.append(self.latest(table, time_col, conjuncts).label(label))
-                combine[label] = "max"
-            freshness[metric_name] = seen[identity]
+                columns.append(self.time_bound(table, time_col, conjuncts, kind).label(label))
+                combine[label] = kind
+            return seen[identity]
+
+        for metric_name, time_col, conjuncts in latest:
+            freshness[metric_name] = bound("max", time_col, conjuncts)
+            if spans:
+                data_start[metric_name] = tuple(bound("min", table.c[c], [])
+                                                for c in time_columns)
 
         group_by: list[ColumnElement[object]] = [c.element for c in group_columns]
         selected: list[ColumnElement[object]] = [*group_columns]
@@ -382,19 +399,20 @@ class _Builder:
             statement = statement.group_by(*group_by)
         grouped = bool(dims) or bucket is not None or bucket_windows
         return Scan(table_name, statement, tuple(f"g{i}" for i in range(len(dims))), values,
-                    rows_counted, freshness, bucketed=bucket is not None,
+                    rows_counted, freshness, data_start, bucketed=bucket is not None,
                     bucket_windows=bucket_windows,
                     purpose="rows" if grouped else "total",
                     totals_from_rows=grouped and counted is not None,
                     combine=combine if grouped and counted is not None else {})
 
-    def latest(self, table: Table, time_col: ColumnElement[object],
-               conjuncts: list[Conjunct]) -> ColumnElement[object]:
-        """`(SELECT max(time) FROM table ... WHERE <conjuncts> AND <filters>)`, uncorrelated."""
+    def time_bound(self, table: Table, time_col: ColumnElement[object],
+                   conjuncts: list[Conjunct], kind: str) -> ColumnElement[object]:
+        """`(SELECT max|min(time) FROM table ... WHERE <conjuncts> AND <filters>)`, uncorrelated."""
         joins = _Joins(table)
         dim_filters = [joins.dimension(self.catalog.dimensions[f.dimension]).in_(f.values)
                        for f in self.request.filters]
-        inner = (select(func.max(time_col)).select_from(joins.from_clause())
+        edge = func.max(time_col) if kind == "max" else func.min(time_col)
+        inner = (select(edge).select_from(joins.from_clause())
                  .where(*(c for _, c, _ in conjuncts), *dim_filters))
         # The outer statement reads the same table: keep it in this FROM, not correlated.
         return inner.correlate(None).scalar_subquery()

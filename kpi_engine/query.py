@@ -92,6 +92,7 @@ def _result(plan: Plan, catalog: Catalog, metric: MetricDefinition,
     totals: LeafValues = {}
     rows_counted = 0
     freshness: dt.datetime | None = None
+    data_start: dt.datetime | None = None
     rows: dict[RowKey, LeafValues] = {}
     for scan, output in zip(plan.scans, outputs, strict=True):
         if scan.purpose == "total" or scan.totals_from_rows:
@@ -102,6 +103,8 @@ def _result(plan: Plan, catalog: Catalog, metric: MetricDefinition,
             if metric.name in scan.rows_counted:
                 rows_counted = int(record.get(scan.rows_counted[metric.name]) or 0)
                 freshness = record.get(scan.freshness[metric.name])
+                firsts = [record.get(label) for label in scan.data_start.get(metric.name, ())]
+                data_start = min((f for f in firsts if f is not None), default=None)
             if scan.purpose == "total":
                 continue
         for record in output:
@@ -121,19 +124,31 @@ def _result(plan: Plan, catalog: Catalog, metric: MetricDefinition,
             for bucket in plan.buckets:
                 rows.setdefault((group, bucket.key), {})
 
+    starts_at = data_start.replace(tzinfo=dt.UTC) if data_start is not None else None
+
+    def before_data(end: dt.datetime) -> bool:
+        """Whether a window ending at `end` closed before the table's first row."""
+        return starts_at is not None and end <= starts_at
+
     total = _value(metric, catalog, totals, 0, (), None)
     comparison = None
     if plan.baseline_period is not None:
         baseline = _value(metric, catalog, totals, 1, (), None)
-        comparison = _compare(metric, plan.baseline_period, total.value, baseline.value)
+        comparison = _compare(metric, plan.baseline_period, total.value,
+                              None if before_data(plan.baseline_period.end) else baseline.value)
     out_rows = []
     starts = {b.key: b.start for b in plan.buckets}
+    ends = {b.key: b.end for b in plan.buckets}
     for (group, bucket_key), values in rows.items():
         labelled = tuple(zip(request.group_by, group, strict=True))
         bucket = starts.get(bucket_key) if bucket_key is not None else None
         value = _value(metric, catalog, values, 0, labelled, bucket)
+        if bucket_key is not None and before_data(ends[bucket_key]):
+            value = MetricValue(metric.name, None, labelled, bucket)
         if plan.baseline_period is not None and not plan.buckets:
             before = _value(metric, catalog, values, 1, labelled, None)
+            if before_data(plan.baseline_period.end):
+                before = MetricValue(metric.name, None, labelled)
             value = MetricValue(value.metric, value.value, value.group, value.bucket,
                                 value.numerator, value.denominator, value.extras, before)
         out_rows.append(value)
@@ -145,7 +160,7 @@ def _result(plan: Plan, catalog: Catalog, metric: MetricDefinition,
     provenance = Provenance(
         metric=metric.name, period_start=period.start, period_end=period.query_end,
         timezone=period.timezone, filters=request.filters, data_freshness=freshness,
-        rows_counted=rows_counted, query_id=query_id,
+        rows_counted=rows_counted, query_id=query_id, data_start=data_start,
     )
     return MetricResult(request, metric, total, tuple(out_rows), comparison, provenance, sql)
 

@@ -51,6 +51,7 @@ def metric_result_dict(result: MetricResult) -> dict[str, Any]:
             "period_end": p.period_end.isoformat(), "timezone": p.timezone,
             "filters": {f.dimension: list(f.values) for f in p.filters},
             "data_freshness": p.data_freshness.isoformat() if p.data_freshness else None,
+            "data_start": p.data_start.isoformat() if p.data_start else None,
             "rows_counted": p.rows_counted, "query_id": p.query_id,
         },
     }

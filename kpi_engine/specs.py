@@ -98,6 +98,9 @@ class Provenance:
     data_freshness: dt.datetime | None  # the latest timestamp among the rows counted (naive UTC)
     rows_counted: int
     query_id: str  # a short hash of the SQL and its parameters
+    # Series and comparisons: the earliest time the metric's table holds (naive UTC); buckets
+    # and baselines that end before it have no data rather than a zero.
+    data_start: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

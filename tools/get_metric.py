@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from kpi_engine.query import query
 from kpi_engine.result_json import metric_result_dict
 from kpi_engine.specs import Filter, MetricResult
@@ -58,18 +60,27 @@ def render_metric(result: MetricResult) -> Answer:
     rows = result.rows
     if result.request.grain is None:
         rows = tuple(sorted(rows, key=lambda r: (r.value is None, -(r.value or 0))))
+    starts = result.provenance.data_start
+    before_data = False
     for row in rows[:MAX_ROWS]:
         if row.bucket is not None:
             label = bucket_label(row.bucket, result.request.grain)
         else:
             label = group_label(row)
         name = f"{metric.name}[{label}]"
+        if row.bucket is not None and row.value is None and starts is not None \
+                and row.bucket.astimezone(dt.UTC).replace(tzinfo=None) < starts:
+            lines.append(f"• {label}: no data yet")
+            before_data = True
+            continue
         line = f"• {label}: {sheet.value(name, metric, row.value)}"
         if row.baseline is not None:
             line += f" (was {sheet.value(name + '.baseline', metric, row.baseline.value)})"
         lines.append(line)
     if len(rows) > MAX_ROWS:
         lines.append(f"… and {len(rows) - MAX_ROWS} more")
+    if before_data and starts is not None:
+        lines.append(f"_The data starts on {starts:%a %-d %b %Y}._")
     if result.provenance.rows_counted == 0:
         lines.append(
             "_No rows in this period: is the data loaded, or is the period in the future?_"

@@ -199,6 +199,25 @@ def test_filters_and_comparison(engine: Engine) -> None:
     assert rate.comparison.change_unit == "percentage_points"
 
 
+def test_buckets_and_baselines_before_the_data_are_no_data_not_zero(engine: Engine) -> None:
+    catalog = load_catalog()
+    utc = ZoneInfo("UTC")
+    # The deals start with deal 1, created on 1 Jan 2025; the first won deal closes in March,
+    # so January and February are real zeros and the months before have no data.
+    series = query(engine, catalog, "revenue_won", _period("2024-11-01 to 2025-03-31", utc),
+                   grain="month")
+    got = {r.bucket.date().isoformat(): r.value for r in series.rows}
+    assert got == {"2024-11-01": None, "2024-12-01": None, "2025-01-01": 0.0,
+                   "2025-02-01": 0.0, "2025-03-01": 400.0}
+    assert series.provenance.data_start == UTC(2025, 1, 1)
+    january = query(engine, catalog, "revenue_won", _period("January 2025", utc),
+                    compare="previous")
+    assert january.total.value == 0.0 and january.comparison.baseline is None
+    # A lone total does not pay for the extra lookup.
+    plain = query(engine, catalog, "revenue_won", _period("March 2025", utc))
+    assert plain.provenance.data_start is None
+
+
 def test_user_errors(engine: Engine) -> None:
     catalog = load_catalog()
     march = _period("March 2025", ZoneInfo("UTC"))

@@ -310,3 +310,20 @@ def test_a_split_kpibot_cannot_make_is_said_and_the_total_given(ctx: ToolContext
     assert reply.ok and reply.data["value"] == total.data["value"]
     assert reply.text.startswith("_I can't split deals lost by “reason”; it splits by team, rep")
     assert reply.text.endswith(total.text)
+
+
+def test_months_before_the_data_read_no_data(ctx: ToolContext, demo_db: tuple[Engine, str]
+                                             ) -> None:
+    with demo_db[0].connect() as conn:
+        first = dt.datetime.fromisoformat(str(
+            conn.execute(text("SELECT min(created_at) FROM deals")).scalar_one()))
+    reply = answer(ctx, "revenue by month last 12 months")
+    assert reply.ok
+    lines = [line for line in reply.text.splitlines() if line.startswith("• ")]
+    before = [line for line in lines if line.endswith("no data yet")]
+    assert before and len(before) < len(lines)
+    # Every month marked so ended before the first deal; none after it is.
+    for row in reply.data["rows"]:
+        start = dt.datetime.fromisoformat(row["bucket"]).replace(tzinfo=None)
+        assert (row["value"] is None) == (start.month != first.month and start < first)
+    assert f"_The data starts on {first:%a %-d %b %Y}._" in reply.text
