@@ -78,11 +78,11 @@ GOOD = """\
 
 
 def test_user_dir_adds_and_overrides(tmp_path: Path) -> None:
-    _write(tmp_path, "calls_made", GOOD.format(name="calls_made", synonym="calls"))
+    _write(tmp_path, "phone_calls", GOOD.format(name="phone_calls", synonym="phone calls"))
     override = (BUILTIN_DIR / "deals_won.yml").read_text().replace("Deals won", "Won (mine)")
     (tmp_path / "deals_won.yml").write_text(override)
     catalog = load_catalog(tmp_path)
-    assert catalog.metric("calls").name == "calls_made"
+    assert catalog.metric("phone calls").name == "phone_calls"
     assert catalog.metric("deals_won").label == "Won (mine)"
     assert catalog.metric("win_rate").table == "deals"  # still resolves its parts
 
@@ -111,20 +111,20 @@ def _issues(tmp_path: Path) -> list[str]:
         (lambda t: t.replace('",.0f"', '"%d"'), "is not a Python number format"),
         (lambda t: t.replace("time_column: occurred_at", "time_column: detail"),
          "is not a timestamp"),
-        (lambda t: t.replace("name: calls_made", "name: CallsMade"), "use snake_case"),
-        (lambda t: t.replace("name: calls_made", "name: calls_done"), "must match the file name"),
+        (lambda t: t.replace("name: phone_calls", "name: PhoneCalls"), "use snake_case"),
+        (lambda t: t.replace("name: phone_calls", "name: phone_calls_done"), "must match the file name"),
         (lambda t: t + "    owner: sales\n", "owner: unknown field"),
         (lambda t: t.replace("    public: true\n", "").replace(
             "    label: Calls\n", "    label: Calls\n    public: true\n"), "fields out of order"),
-        (lambda t: t.replace("synonyms: [calls]", "synonyms: [wins]"),
+        (lambda t: t.replace("synonyms: [phone calls]", "synonyms: [wins]"),
          "'wins' is already used by deals_won"),
-        (lambda t: t.replace("name: calls_made", "name: calls_made\n  - broken"), "not valid YAML"),
+        (lambda t: t.replace("name: phone_calls", "name: phone_calls\n  - broken"), "not valid YAML"),
     ],
 )
 def test_each_rule_reports_file_and_field(tmp_path: Path, change, expected: str) -> None:
-    _write(tmp_path, "calls_made", change(GOOD.format(name="calls_made", synonym="calls")))
+    _write(tmp_path, "phone_calls", change(GOOD.format(name="phone_calls", synonym="phone calls")))
     issues = _issues(tmp_path)
-    assert any(expected in issue and issue.startswith("calls_made.yml") for issue in issues), issues
+    assert any(expected in issue and issue.startswith("phone_calls.yml") for issue in issues), issues
 
 
 DERIVED = """\
@@ -166,10 +166,10 @@ def test_dimension_must_be_allowed_by_every_part(tmp_path: Path) -> None:
 
 
 def test_duplicate_names_in_one_directory(tmp_path: Path) -> None:
-    _write(tmp_path, "calls_made", GOOD.format(name="calls_made", synonym="calls"))
-    (tmp_path / "calls_made.yaml").write_text(
-        textwrap.dedent(GOOD.format(name="calls_made", synonym="phone calls")))
-    assert any("duplicate metric 'calls_made'" in i for i in _issues(tmp_path))
+    _write(tmp_path, "phone_calls", GOOD.format(name="phone_calls", synonym="phone calls"))
+    (tmp_path / "phone_calls.yaml").write_text(
+        textwrap.dedent(GOOD.format(name="phone_calls", synonym="phone calls")))
+    assert any("duplicate metric 'phone_calls'" in i for i in _issues(tmp_path))
 
 
 def test_type_specific_rules(tmp_path: Path) -> None:
