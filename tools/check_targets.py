@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kpi_engine.catalog.model import MetricDefinition
+from kpi_engine.specs import Filter
 from kpi_engine.targets import KpiStatus, kpi_board, load_kpis
 from tools.answer import Answer
 from tools.context import ToolContext
@@ -48,9 +49,13 @@ def check_targets(
                 ok=False,
                 text="No KPI has a target yet. Set one with `kpibot target set revenue_won VALUE`.",
             )
-        # Still answer with the figure, and say how to make it a KPI.
-        figure = get_metric(ctx, wanted, period)
-        hint = f"\n_No target is set for it; set one with `kpibot target set {wanted} VALUE`._"
+        # Still answer with the figure (of the scope asked about), and say how to make it a KPI.
+        filters = (Filter(scope[0], (scope[1],)),) if scope else ()
+        figure = get_metric(ctx, wanted, period, filters=filters)
+        whose = f" for {scope[0]} {scope[1]}" if scope else ""
+        option = f' --{scope[0]} "{scope[1]}"' if scope else ""
+        hint = (f"\n_No target is set for it{whose}; set one with "
+                f"`kpibot target set {wanted} VALUE{option}`._")
         return Answer(
             kind="pacing",
             text=figure.text + hint,

@@ -54,6 +54,8 @@ class Intent:
     unread_period: str | None = None
     # "deals lost by reason": a split asked for that is no dimension kpibot knows.
     unknown_split: str | None = None
+    # "my pipeline", "my team's win rate": whose figure, once the asker is known.
+    mine: str | None = None  # "rep" | "team"
 
 
 _MONTHS = (
@@ -170,9 +172,11 @@ def parse_question(text: str, metrics: Sequence[MetricName],
             unmatched=None if metric else _leftover(q_wo_period),
         )
     ahead = _AHEAD.search(q) if period_text is None else None
+    mine = "team" if re.search(r"\b(?:my|our) team\b", q) else "rep" if re.search(
+        r"\b(?:my|am i|i am|i'm)\b", q) else None
     if re.search(r"\b(on track|on pace|pacing|target|behind|ahead|kpis?)\b", q):
         unit = ahead and (ahead.group(1) or ahead.group(2))
-        return Intent(IntentKind.PACING, metric=metric, filters=filters,
+        return Intent(IntentKind.PACING, metric=metric, filters=filters, mine=mine,
                       period_text=f"this {unit}" if unit else period_text)
     if ahead:
         return Intent(IntentKind.METRIC, metric=metric, unread_period=ahead.group(0))
@@ -200,6 +204,7 @@ def parse_question(text: str, metrics: Sequence[MetricName],
         filters=filters,
         compare=compare,
         unknown_split=unknown_split,
+        mine=mine,
     )
 
 

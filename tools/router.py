@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from kpi_engine.errors import KpiUserError, closest
+from kpi_engine.scoring.leads import find_viewer
 from kpi_engine.specs import Filter
 from tools.answer import Answer, sorry
 from tools.check_targets import check_targets
@@ -57,7 +58,8 @@ def answer(ctx: ToolContext, question: str) -> Answer:
 def _metric(ctx: ToolContext, intent: Intent) -> Answer:
     if intent.metric is None:
         return _unknown_metric(ctx, intent)
-    filters = tuple(Filter(dimension, (value,)) for dimension, value in intent.filters)
+    named, whose_note = _whose(ctx, intent)
+    filters = tuple(Filter(dimension, (value,)) for dimension, value in named)
     reply = get_metric(
         ctx,
         intent.metric,
@@ -69,11 +71,31 @@ def _metric(ctx: ToolContext, intent: Intent) -> Answer:
     )
     if intent.unknown_split and reply.ok:
         metric = ctx.catalog.metric(intent.metric)
-        note = (f"_I can't split {metric.label.lower()} by “{intent.unknown_split}”; it splits "
-                f"by {', '.join(d.replace('_', ' ') for d in metric.dimensions)}. "
-                "Here is the total:_")
-        reply = replace(reply, text=f"{note}\n{reply.text}")
-    return reply
+        reply = _noted(reply, f"_I can't split {metric.label.lower()} by "
+                       f"“{intent.unknown_split}”; it splits by "
+                       f"{', '.join(d.replace('_', ' ') for d in metric.dimensions)}. "
+                       "Here is the total:_")
+    return _noted(reply, whose_note)
+
+
+def _whose(ctx: ToolContext, intent: Intent) -> tuple[tuple[tuple[str, str], ...], str | None]:
+    """The question's filters, "my …" read as the asker's own figure (a manager's: their
+    team's), and a note when the asker is unknown and the figure is everyone's."""
+    if intent.mine is None or any(d in ("rep", "team") for d, _ in intent.filters):
+        return intent.filters, None
+    identity = ctx.viewer.slack_user_id or ctx.viewer.email
+    if not identity:
+        return intent.filters, ("_“My” means whoever asks, and I don't know who is asking here, "
+                                "so this is everyone's (in Slack it is yours; in the local "
+                                "chat, `kpibot chat --as EMAIL`)._")
+    viewer = find_viewer(ctx.engine, identity)
+    if (intent.mine == "team" or viewer.role == "manager") and viewer.team:
+        return intent.filters + (("team", viewer.team),), None
+    return intent.filters + (("rep", viewer.name),), None
+
+
+def _noted(reply: Answer, note: str | None) -> Answer:
+    return replace(reply, text=f"{note}\n{reply.text}") if note and reply.ok else reply
 
 
 def _unknown_metric(ctx: ToolContext, intent: Intent) -> Answer:
@@ -91,8 +113,9 @@ def _unknown_metric(ctx: ToolContext, intent: Intent) -> Answer:
 
 
 def _pacing(ctx: ToolContext, intent: Intent) -> Answer:
-    scope = next(((d, v) for d, v in intent.filters if d in ("team", "rep")), None)
-    return check_targets(ctx, intent.metric, intent.period_text, scope=scope)
+    named, whose_note = _whose(ctx, intent)
+    scope = next(((d, v) for d, v in named if d in ("team", "rep")), None)
+    return _noted(check_targets(ctx, intent.metric, intent.period_text, scope=scope), whose_note)
 
 
 def _why(ctx: ToolContext, intent: Intent) -> Answer:

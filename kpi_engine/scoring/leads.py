@@ -29,6 +29,7 @@ class Viewer:
     name: str
     role: str
     team_id: int | None
+    team: str | None = None  # the team's name
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,15 @@ class TopLead:
 def find_viewer(engine: Engine, identity: str) -> Viewer:
     """The rep behind a Slack user id or an e-mail address."""
     with engine.connect() as conn:
-        row = conn.execute(select(REPS).where(or_(
-            REPS.c.slack_user_id == identity, func.lower(REPS.c.email) == identity.lower(),
-        ))).mappings().first()
+        row = conn.execute(
+            select(REPS, TEAMS.c.name.label("team"))
+            .select_from(REPS.outerjoin(TEAMS, TEAMS.c.id == REPS.c.team_id))
+            .where(or_(REPS.c.slack_user_id == identity,
+                       func.lower(REPS.c.email) == identity.lower()))).mappings().first()
     if row is None:
         raise InvalidInputError(f"No rep with Slack id or e-mail '{identity}'.")
-    return Viewer(int(row["id"]), str(row["name"]), str(row["role"]), row["team_id"])
+    return Viewer(int(row["id"]), str(row["name"]), str(row["role"]), row["team_id"],
+                  row["team"])
 
 
 def _rep_by_name(conn: Any, name: str) -> int:

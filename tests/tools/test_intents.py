@@ -166,3 +166,16 @@ def test_greetings_and_thanks_are_not_metric_questions(message, kind) -> None:
 ])
 def test_a_split_by_no_known_dimension_is_kept(question, unknown) -> None:
     assert parse_question(question, METRICS).unknown_split == unknown
+
+
+@pytest.mark.parametrize(("question", "kind", "mine"), [
+    ("show me my pipeline", "metric", "rep"),
+    ("my team's win rate this quarter", "metric", "team"),
+    ("am I on track for revenue?", "pacing", "rep"),
+    ("are we on track for revenue?", "pacing", None),
+])
+def test_my_reads_whose_figure(question, kind, mine) -> None:
+    with_pipeline = (*METRICS, *metric_names([("pipeline_value", "Pipeline value",
+                                                      ["pipeline"])]))
+    intent = parse_question(question, with_pipeline)
+    assert (intent.kind, intent.mine) == (kind, mine)

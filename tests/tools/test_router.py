@@ -327,3 +327,34 @@ def test_months_before_the_data_read_no_data(ctx: ToolContext, demo_db: tuple[En
         start = dt.datetime.fromisoformat(row["bucket"]).replace(tzinfo=None)
         assert (row["value"] is None) == (start.month != first.month and start < first)
     assert f"_The data starts on {first:%a %-d %b %Y}._" in reply.text
+
+
+def test_my_figures_are_the_askers_own(ctx: ToolContext, demo_db: tuple[Engine, str]) -> None:
+    settings = EngineSettings(database_url=demo_db[1], now=NOW)
+    with demo_db[0].connect() as conn:
+        rep, manager = (conn.execute(text(
+            "SELECT r.email, r.name, t.name FROM reps r JOIN teams t ON t.id = r.team_id "
+            "WHERE r.role = :role ORDER BY r.id"), {"role": role}).first()
+            for role in ("rep", "manager"))
+
+    def ask(email: str | None, question: str):
+        return answer(ToolContext.from_settings(settings, Viewer(email=email)), question)
+
+    def figure(question: str) -> float:
+        return answer(ctx, question).data["value"]
+
+    mine = ask(rep[0], "my win rate last 30 days")
+    assert mine.ok and f"rep {rep[1]}" in mine.text
+    assert mine.data["value"] == figure(f"win rate for {rep[1]} last 30 days")
+    # A manager's "my" is their team's.
+    team = ask(manager[0], "show me my pipeline")
+    assert team.data["value"] == figure(f"pipeline for team {manager[2]}")
+    # Nobody known: everyone's figure, and the answer says so.
+    anonymous = ask(None, "my win rate last 30 days")
+    assert anonymous.data["value"] == figure("win rate last 30 days")
+    assert anonymous.text.startswith("_“My” means whoever asks")
+    # No target for the rep: the rep's own figure, not the company's.
+    pacing = ask(rep[0], "am I on track for revenue?")
+    assert pacing.ok and f"rep {rep[1]}" in pacing.text
+    assert f'--rep "{rep[1]}"' in pacing.text
+    assert pacing.data["value"] == figure(f"revenue for {rep[1]} this month")
