@@ -130,12 +130,13 @@ def _result(plan: Plan, catalog: Catalog, metric: MetricDefinition,
         """Whether a window ending at `end` closed before the table's first row."""
         return starts_at is not None and end <= starts_at
 
+    no_baseline = plan.baseline_period is not None and before_data(plan.baseline_period.query_end)
     total = _value(metric, catalog, totals, 0, (), None)
     comparison = None
     if plan.baseline_period is not None:
         baseline = _value(metric, catalog, totals, 1, (), None)
         comparison = _compare(metric, plan.baseline_period, total.value,
-                              None if before_data(plan.baseline_period.end) else baseline.value)
+                              None if no_baseline else baseline.value)
     out_rows = []
     starts = {b.key: b.start for b in plan.buckets}
     ends = {b.key: b.end for b in plan.buckets}
@@ -147,7 +148,7 @@ def _result(plan: Plan, catalog: Catalog, metric: MetricDefinition,
             value = MetricValue(metric.name, None, labelled, bucket)
         if plan.baseline_period is not None and not plan.buckets:
             before = _value(metric, catalog, values, 1, labelled, None)
-            if before_data(plan.baseline_period.end):
+            if no_baseline:
                 before = MetricValue(metric.name, None, labelled)
             value = MetricValue(value.metric, value.value, value.group, value.bucket,
                                 value.numerator, value.denominator, value.extras, before)

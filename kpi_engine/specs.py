@@ -114,3 +114,14 @@ class MetricResult:
     comparison: Comparison | None
     provenance: Provenance
     sql: str = field(repr=False)
+
+    def predates_data(self, moment: dt.datetime) -> bool:
+        """Whether `moment` (aware) is no later than the start of the data (series and
+        comparisons only), so that what ends there has no data rather than a zero."""
+        start = self.provenance.data_start
+        return start is not None and moment <= start.replace(tzinfo=dt.UTC)
+
+    @property
+    def baseline_predates_data(self) -> bool:
+        return self.comparison is not None and self.predates_data(
+            self.comparison.baseline_period.query_end)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from kpi_engine.query import query
 from kpi_engine.result_json import metric_result_dict
 from kpi_engine.specs import Filter, MetricResult
@@ -50,8 +48,13 @@ def render_metric(result: MetricResult) -> Answer:
     missing = result.total.extra("missing")
     if missing:
         lines[0] += f" ({sheet.number(metric.name + '.missing', missing)} not reached yet)"
-    if result.comparison is not None:
-        c = result.comparison
+    starts = result.provenance.data_start
+    first_day = bucket_label(starts, "day") if starts is not None else ""
+    c = result.comparison
+    if c is not None and result.baseline_predates_data:
+        lines.append(f"No comparison: {c.baseline_period.label} is before the data starts "
+                     f"({first_day}).")
+    elif c is not None:
         baseline = sheet.value(metric.name + ".baseline", metric, c.baseline)
         lines.append(
             f"{sheet.change(metric.name, metric, c).capitalize()} vs "
@@ -60,7 +63,6 @@ def render_metric(result: MetricResult) -> Answer:
     rows = result.rows
     if result.request.grain is None:
         rows = tuple(sorted(rows, key=lambda r: (r.value is None, -(r.value or 0))))
-    starts = result.provenance.data_start
     before_data = False
     for row in rows[:MAX_ROWS]:
         if row.bucket is not None:
@@ -68,8 +70,7 @@ def render_metric(result: MetricResult) -> Answer:
         else:
             label = group_label(row)
         name = f"{metric.name}[{label}]"
-        if row.bucket is not None and row.value is None and starts is not None \
-                and row.bucket.astimezone(dt.UTC).replace(tzinfo=None) < starts:
+        if row.bucket is not None and row.value is None and result.predates_data(row.bucket):
             lines.append(f"• {label}: no data yet")
             before_data = True
             continue
@@ -79,8 +80,8 @@ def render_metric(result: MetricResult) -> Answer:
         lines.append(line)
     if len(rows) > MAX_ROWS:
         lines.append(f"… and {len(rows) - MAX_ROWS} more")
-    if before_data and starts is not None:
-        lines.append(f"_The data starts on {starts:%a %-d %b %Y}._")
+    if before_data:
+        lines.append(f"_The data starts on {first_day}._")
     if result.provenance.rows_counted == 0:
         lines.append(
             "_No rows in this period: is the data loaded, or is the period in the future?_"

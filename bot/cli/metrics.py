@@ -97,7 +97,11 @@ def _render(result: MetricResult) -> str:
     metric = result.metric
     period = result.request.period
     lines = [f"{metric.label} — {period.label}", f"  {_figure_text(metric, result.total)}"]
-    if result.comparison is not None:
+    starts = result.provenance.data_start
+    if result.comparison is not None and result.baseline_predates_data and starts is not None:
+        lines.append(f"  vs {result.comparison.baseline_period.label}: no data (the data starts "
+                     f"on {starts:%Y-%m-%d})")
+    elif result.comparison is not None:
         comparison = result.comparison
         base = metric.format_value(comparison.baseline)
         if comparison.change is None:
@@ -113,7 +117,9 @@ def _render(result: MetricResult) -> str:
     if result.rows:
         heads = [_row_label(row) for row in result.rows]
         width = max(len(h) for h in heads)
-        texts = [_figure_text(metric, row) for row in result.rows]
+        texts = ["no data" if row.value is None and row.bucket is not None
+                 and result.predates_data(row.bucket) else _figure_text(metric, row)
+                 for row in result.rows]
         value_width = max(len(t.split("  ")[0]) for t in texts)
         title = " × ".join(result.request.group_by) if result.request.group_by else ""
         if result.request.grain:

@@ -101,3 +101,19 @@ def test_bad_input_gets_a_clear_message_and_non_zero_exit(cli: CliRunner, args: 
     assert message in result.output
     assert "Traceback" not in result.output
 
+
+
+def test_months_and_baselines_before_the_data_say_no_data(cli: CliRunner) -> None:
+    pipeline = pd.read_csv(DATA_DIR / "maven_crm_sales" / "sales_pipeline.csv",
+                           parse_dates=["engage_date", "close_date"])
+    first = pipeline.engage_date.min()  # the deals table starts with its first engagement
+    series = cli.invoke(app, ["metric", "deals_created", "--period", "2016", "--grain", "month"])
+    assert series.exit_code == 0, series.output
+    months = [line.split() for line in series.output.splitlines() if line.startswith("    2016")]
+    assert len(months) == 12
+    for month, *value in months:
+        before = pd.Timestamp(month) + pd.offsets.MonthBegin(1) <= first
+        assert (" ".join(value) == "no data") == before, (month, value)
+    compared = cli.invoke(app, ["metric", "deals_won", "--period", "Q4 2016", "--compare",
+                                "previous"])
+    assert f"no data (the data starts on {first:%Y-%m-%d})" in compared.output

@@ -358,3 +358,9 @@ def test_my_figures_are_the_askers_own(ctx: ToolContext, demo_db: tuple[Engine, 
     assert pacing.ok and f"rep {rep[1]}" in pacing.text
     assert f'--rep "{rep[1]}"' in pacing.text
     assert pacing.data["value"] == figure(f"revenue for {rep[1]} this month")
+
+
+def test_a_baseline_before_the_data_is_no_comparison(ctx: ToolContext) -> None:
+    reply = answer(ctx, "win rate this year vs last year")
+    assert reply.ok and reply.data["comparison"]["baseline"] is None
+    assert "No comparison: 2025" in reply.text and "is before the data starts" in reply.text
