@@ -56,6 +56,9 @@ class Intent:
     unknown_split: str | None = None
     # "my pipeline", "my team's win rate": whose figure, once the asker is known.
     mine: str | None = None  # "rep" | "team"
+    # Top leads: "top 5 leads", "leads scoring above 40".
+    limit: int | None = None
+    min_score: float | None = None
 
 
 _MONTHS = (
@@ -67,6 +70,10 @@ _PERIOD = re.compile(
     r"\b("
     r"(?:last|past|previous)\s+\d+\s+(?:days?|weeks?|months?|quarters?|years?)"
     r"|\d{4}-\d{2}-\d{2}\s+(?:to|until|-)\s+\d{4}-\d{2}-\d{2}"
+    r"|between\s+\d{4}-\d{2}-\d{2}\s+and\s+\d{4}-\d{2}-\d{2}"
+    r"|\d{4}-\d{2}-\d{2}"
+    r"|\d{1,2}(?:st|nd|rd|th)?\s+(?:" + _MONTHS + r")(?:\s+\d{4})?"
+    r"|(?:" + _MONTHS + r")\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?(?!\d)"
     r"|since\s+(?:(?:" + _MONTHS + r")\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?|\d{4}-\d{2}-\d{2})"
     r"|(?:this|last|previous|current)\s+(?:week|month|quarter|year)"
     r"|(?:month|quarter|year)[\s-]+to[\s-]+date|mtd|qtd|ytd"
@@ -77,6 +84,9 @@ _PERIOD = re.compile(
     r")\b",
     re.IGNORECASE,
 )
+# "leads scoring above 40", "leads with a score over 60", "score >= 50".
+_SCORE_ABOVE = re.compile(r"\bscor\w*\s+(?:of\s+)?(?:above|over|at least|more than|>=?)\s*"
+                          r"(\d{1,3}(?:\.\d+)?)\b")
 # Periods still to come. Figures exist only for what has happened; "on track … by the end of
 # the quarter" is the pacing of this quarter.
 _AHEAD = re.compile(
@@ -154,10 +164,13 @@ def parse_question(text: str, metrics: Sequence[MetricName],
         return Intent(IntentKind.COURTESY)
     if re.search(r"\b(which|what|list)\b.*\b(metrics|kpis you know|can you measure)\b", q):
         return Intent(IntentKind.LIST_METRICS)
-    if re.search(r"\b(top|best|hottest|call first|who should i call|priorit)\w*", q) and re.search(
-        r"\b(leads?|prospects?|call)\b", q
-    ):
-        return Intent(IntentKind.TOP_LEADS, period_text=period_text, filters=filters)
+    threshold = _SCORE_ABOVE.search(q)
+    if threshold or (re.search(r"\b(top|best|hottest|call first|who should i call|priorit)\w*", q)
+                     and re.search(r"\b(leads?|prospects?|call)\b", q)):
+        count = re.search(r"\b(?:top|best|hottest)\s+(\d{1,3})\b", q)
+        return Intent(IntentKind.TOP_LEADS, period_text=period_text, filters=filters,
+                      limit=int(count.group(1)) if count else None,
+                      min_score=float(threshold.group(1)) if threshold else None)
     asks_where = re.search(
         r"\b(stuck|bottlenecks?|slow(?:est)?\s+stages?|drop[- ]?offs?|where do)\b", q
     )

@@ -140,7 +140,8 @@ _HANDLERS: dict[IntentKind, Callable[[ToolContext, Intent], Answer]] = {
     IntentKind.LIST_METRICS: lambda ctx, intent: list_metrics(ctx),
     IntentKind.PACING: _pacing,
     IntentKind.WHY: _why,
-    IntentKind.TOP_LEADS: lambda ctx, intent: rank_leads(ctx, filters=intent.filters),
+    IntentKind.TOP_LEADS: lambda ctx, intent: rank_leads(
+        ctx, filters=intent.filters, limit=intent.limit, min_score=intent.min_score),
     IntentKind.BOTTLENECKS: lambda ctx, intent: rank_bottlenecks(ctx, period=intent.period_text),
     IntentKind.HELP: _help,
     IntentKind.COURTESY: _courtesy,

@@ -10,6 +10,8 @@ from tools.context import ToolContext
 from tools.render import FactSheet
 
 DEFAULT_LIMIT = 10
+# More than this makes a chat message nobody reads; `kpibot leads --limit` has no such cap.
+MAX_LIMIT = 25
 NO_SCORES = (
     "No scored open leads yet. Train the model and score the leads first: "
     "`kpibot train` then `kpibot score`."
@@ -21,10 +23,14 @@ NARROWING = ("rep", "team", "source")
 
 
 def rank_leads(
-    ctx: ToolContext, *, limit: int = DEFAULT_LIMIT, filters: Sequence[tuple[str, str]] = ()
+    ctx: ToolContext, *, limit: int | None = None, filters: Sequence[tuple[str, str]] = (),
+    min_score: float | None = None,
 ) -> Answer:
     """The viewer's own leads for a rep, their team's for a manager, everyone's when anonymous;
-    narrowed to the rep, team or lead source the question names ("top LinkedIn leads")."""
+    narrowed to the rep, team or lead source the question names ("top LinkedIn leads"), to
+    the number asked for ("top 5", at most MAX_LIMIT) and to a least score."""
+    asked = limit or DEFAULT_LIMIT
+    limit = max(1, min(asked, MAX_LIMIT))
     identity = ctx.viewer.slack_user_id or ctx.viewer.email
     viewer = find_viewer(ctx.engine, identity) if identity else None
     named = dict(filters)
@@ -38,13 +44,15 @@ def rank_leads(
         team=team,
         everyone=viewer is None and not (rep or team),
         source=named.get("source"),
+        min_score=min_score,
         limit=limit,
     )
     if not found:
         # Filters that match nothing read differently from no scores at all.
-        scored = named and top_leads(ctx.engine, ctx.clock.now(), viewer=viewer,
-                                     everyone=viewer is None, limit=1)
-        text = f"No scored open leads match {_scope(rep, team, named)}." if scored else NO_SCORES
+        scored = (named or min_score is not None) and top_leads(
+            ctx.engine, ctx.clock.now(), viewer=viewer, everyone=viewer is None, limit=1)
+        text = (f"No scored open leads match {_scope(rep, team, named, min_score)}." if scored
+                else NO_SCORES)
         return Answer(kind="top_leads", text=text, ok=False)
     if rep or team:
         whose = f"{rep}'s" if rep else f"team {team}'s"
@@ -59,7 +67,12 @@ def rank_leads(
     if named.get("source"):
         whose += f", from {named['source']}"
     sheet = FactSheet()
+    if min_score is not None:
+        whose += f", scoring at least {sheet.number('leads.min_score', min_score, 'g')}"
     lines = [f"Top {sheet.number('leads.count', len(found))} open leads ({whose}), best first:"]
+    if asked > limit:
+        lines.append(f"(At most {sheet.number('leads.max', MAX_LIMIT)} in a message; "
+                     "`kpibot leads --limit N` lists more.)")
     ignored = sorted(d for d in named if d not in NARROWING)
     if ignored:
         verb = "is" if len(ignored) == 1 else "are"
@@ -74,9 +87,11 @@ def rank_leads(
     )
 
 
-def _scope(rep: str | None, team: str | None, named: dict[str, str]) -> str:
+def _scope(rep: str | None, team: str | None, named: dict[str, str],
+           min_score: float | None = None) -> str:
     parts = [f"rep {rep}" if rep else f"team {team}" if team else None,
-             f"source {named['source']}" if named.get("source") else None]
+             f"source {named['source']}" if named.get("source") else None,
+             f"a score of at least {min_score:g}" if min_score is not None else None]
     return " and ".join(p for p in parts if p) or "the question"
 
 

@@ -179,3 +179,25 @@ def test_my_reads_whose_figure(question, kind, mine) -> None:
                                                       ["pipeline"])]))
     intent = parse_question(question, with_pipeline)
     assert (intent.kind, intent.mine) == (kind, mine)
+
+
+@pytest.mark.parametrize(("question", "limit", "min_score"), [
+    ("top 3 leads", 3, None),
+    ("my top 20 leads from LinkedIn", 20, None),
+    ("leads with a score above 40", None, 40.0),
+    ("top 5 leads scoring over 62.5", 5, 62.5),
+])
+def test_top_leads_read_how_many_and_how_good(question, limit, min_score) -> None:
+    intent = parse_question(question, METRICS)
+    assert (intent.kind, intent.limit, intent.min_score) == ("top_leads", limit, min_score)
+
+
+@pytest.mark.parametrize(("question", "period"), [
+    ("how many leads did we get on 2026-12-01?", "2026-12-01"),
+    ("revenue between 2026-10-01 and 2026-10-31", "between 2026-10-01 and 2026-10-31"),
+    ("wins on 1 Dec 2026", "1 dec 2026"),
+    ("leads on December 1st", "december 1st"),
+    ("leads in March 2026", "march 2026"),
+])
+def test_dates_named_in_a_question_are_read(question, period) -> None:
+    assert parse_question(question, METRICS).period_text == period

@@ -224,6 +224,23 @@ def test_top_leads_follow_who_is_asking(scored_db: str) -> None:
         assert lead["reasons"][0]["text"] in mine.text
 
 
+def test_top_leads_take_how_many_and_a_least_score(scored_db: str) -> None:
+    ctx = ToolContext.from_settings(EngineSettings(database_url=scored_db, now=NOW))
+    everyone = answer(ctx, "top 25 leads").data["leads"]
+    three = answer(ctx, "top 3 leads")
+    assert [lead["external_id"] for lead in three.data["leads"]] == [
+        lead["external_id"] for lead in everyone[:3]]
+    cut = everyone[5]["score"]
+    above = answer(ctx, f"leads with a score above {cut:g}")
+    assert {lead["external_id"] for lead in above.data["leads"]} == {
+        lead["external_id"] for lead in everyone if lead["score"] >= cut}
+    assert f"scoring at least {cut:g}" in above.text
+    many = answer(ctx, "top 80 leads")
+    assert len(many.data["leads"]) == 25 and "At most 25 in a message" in many.text
+    none = answer(ctx, "leads scoring above 100")
+    assert not none.ok and "No scored open leads match a score of at least 100." == none.text
+
+
 def test_top_leads_narrow_to_the_rep_team_or_source_named(scored_db: str) -> None:
     settings = EngineSettings(database_url=scored_db, now=NOW)
     with ToolContext.from_settings(settings).engine.connect() as conn:
