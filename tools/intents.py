@@ -20,6 +20,7 @@ class IntentKind(StrEnum):
     PACING = "pacing"  # on track against target?
     WHY = "why"  # what drove a change
     TOP_LEADS = "top_leads"  # ranked open leads with reasons
+    LEAD = "lead"  # one lead by its id: score and reasons
     BOTTLENECKS = "bottlenecks"  # where the journey gets stuck
     LIST_METRICS = "list_metrics"
     HELP = "help"
@@ -56,6 +57,8 @@ class Intent:
     unknown_split: str | None = None
     # "my pipeline", "my team's win rate": whose figure, once the asker is known.
     mine: str | None = None  # "rep" | "team"
+    # "why is L-06226 scored 55?": a lead's id as written.
+    lead: str | None = None
     # Top leads: "top 5 leads", "leads scoring above 40".
     limit: int | None = None
     min_score: float | None = None
@@ -84,6 +87,9 @@ _PERIOD = re.compile(
     r")\b",
     re.IGNORECASE,
 )
+# A lead's id as CRMs write them: "L-06226", "LEAD-12", a UUID (X Education), 32 hex (Olist).
+_LEAD_ID = re.compile(r"\b(?:[A-Z]{1,6}-\d{2,}|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}"
+                      r"-[0-9a-fA-F]{12}|[0-9a-f]{32})\b")
 # "leads scoring above 40", "leads with a score over 60", "score >= 50".
 _SCORE_ABOVE = re.compile(r"\bscor\w*\s+(?:of\s+)?(?:above|over|at least|more than|>=?)\s*"
                           r"(\d{1,3}(?:\.\d+)?)\b")
@@ -138,6 +144,9 @@ _DIMENSION_WORDS = {
 def parse_question(text: str, metrics: Sequence[MetricName],
                    values: Mapping[str, Sequence[str]] | None = None) -> Intent:
     """Classify `text` and pull out the metric, period, grouping, filters and comparison."""
+    named_lead = _LEAD_ID.search(text)
+    if named_lead:
+        return Intent(IntentKind.LEAD, lead=named_lead.group(0))
     q = " ".join(text.lower().replace("?", " ").split())
     filters, q = _filters(q, values or {})
     period_match = _PERIOD.search(q)

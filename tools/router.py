@@ -19,6 +19,7 @@ from tools.explain_change import explain_metric_change
 from tools.find_bottlenecks import rank_bottlenecks
 from tools.get_metric import get_metric
 from tools.intents import Intent, IntentKind, metric_names, parse_question
+from tools.lead_card import describe_lead
 from tools.list_metrics import list_metrics
 from tools.top_leads import rank_leads
 
@@ -29,7 +30,8 @@ HELP = (
     "• win rate last quarter by team\n"
     "• are we on track for revenue this quarter?\n"
     "• why did win rate drop?\n"
-    "• my top leads? top LinkedIn leads? top leads for team West?\n"
+    "• my top leads? top 5 LinkedIn leads? leads scoring above 40?\n"
+    "• why is L-06226 scored 55? (any lead by its id)\n"
     "• where do deals get stuck?\n"
     "• which metrics do you know?"
 )
@@ -140,6 +142,7 @@ _HANDLERS: dict[IntentKind, Callable[[ToolContext, Intent], Answer]] = {
     IntentKind.LIST_METRICS: lambda ctx, intent: list_metrics(ctx),
     IntentKind.PACING: _pacing,
     IntentKind.WHY: _why,
+    IntentKind.LEAD: lambda ctx, intent: describe_lead(ctx, intent.lead or ""),
     IntentKind.TOP_LEADS: lambda ctx, intent: rank_leads(
         ctx, filters=intent.filters, limit=intent.limit, min_score=intent.min_score),
     IntentKind.BOTTLENECKS: lambda ctx, intent: rank_bottlenecks(ctx, period=intent.period_text),

@@ -96,20 +96,23 @@ def _scope(rep: str | None, team: str | None, named: dict[str, str],
 
 
 def _lead_line(sheet: FactSheet, rank: int, lead: TopLead) -> str:
-    key = f"lead[{lead.external_id}]"
-    score = sheet.number(key + ".score", lead.score, ".0f", "score")
+    score = sheet.number(f"lead[{lead.external_id}].score", lead.score, ".0f", "score")
+    return "\n    ".join([f"{rank}. *{score}* · {lead_facts(sheet, lead)}", *reason_lines(lead)])
+
+
+def lead_facts(sheet: FactSheet, lead: TopLead) -> str:
+    """"`L-06226` · Diego Alvarez · Partner · last touch 1 d ago"."""
     if lead.days_since_touch is None:
         touch = "never touched"
     else:
-        days = sheet.number(key + ".days_since_touch", lead.days_since_touch, ".0f", "days")
+        days = sheet.number(f"lead[{lead.external_id}].days_since_touch", lead.days_since_touch,
+                            ".0f", "days")
         touch = f"last touch {days} d ago"
-    line = (
-        f"{rank}. *{score}* · `{lead.external_id}` · {lead.owner or 'unassigned'}"
-        f" · {lead.source or 'unknown source'} · {touch}"
-    )
-    reasons = [
-        ("▲ " if r.get("effect") == "raises" else "▼ ") + str(r["text"]) for r in lead.reasons
-    ]
-    if reasons:
-        line += "\n    " + "\n    ".join(reasons)
-    return line
+    return (f"`{lead.external_id}` · {lead.owner or 'unassigned'} · "
+            f"{lead.source or 'unknown source'} · {touch}")
+
+
+def reason_lines(lead: TopLead) -> list[str]:
+    """"▲ 4–10 opened marketing emails (typical lead: 0)", one per stored reason."""
+    return [("▲ " if r.get("effect") == "raises" else "▼ ") + str(r["text"])
+            for r in lead.reasons]

@@ -35,7 +35,7 @@ class Viewer:
 @dataclass(frozen=True)
 class TopLead:
     external_id: str
-    score: float
+    score: float | None  # None only on a card of a lead that is not scored
     reasons: list[dict[str, Any]]
     owner: str | None
     source: str | None
@@ -128,17 +128,8 @@ def top_leads(
                 else "a manager sees their team's leads"
             if everyone or (owners is not None and not owners <= allowed):
                 raise InvalidInputError(f"{viewer.name} cannot see those leads: {who}.")
-        last_touch = (
-            select(ACTIVITIES.c.lead_id, func.max(ACTIVITIES.c.occurred_at).label("at"))
-            .where(ACTIVITIES.c.occurred_at <= naive_utc(now))
-            .group_by(ACTIVITIES.c.lead_id).subquery()
-        )
         query = (
-            select(LEADS.c.external_id, LEADS.c.score, LEADS.c.score_reasons, LEADS.c.source,
-                   LEADS.c.created_at, LEADS.c.last_activity_at, REPS.c.name.label("owner"),
-                   last_touch.c.at.label("touched"))
-            .select_from(LEADS.outerjoin(REPS, LEADS.c.owner_id == REPS.c.id)
-                         .outerjoin(last_touch, last_touch.c.lead_id == LEADS.c.id))
+            _lead_rows(now)
             .where(LEADS.c.status == "open", LEADS.c.score.is_not(None))
             .order_by(LEADS.c.score.desc(), LEADS.c.created_at.desc(), LEADS.c.id)
             .limit(limit)
@@ -153,12 +144,67 @@ def top_leads(
         if min_score is not None:
             query = query.where(LEADS.c.score >= min_score)
         rows = conn.execute(query).mappings().all()
-    out = []
-    reference = naive_utc(now)
-    for row in rows:
-        touched = max((t for t in (row["touched"], row["last_activity_at"]) if t is not None),
-                      default=None)
-        days = round((reference - touched).total_seconds() / 86400, 1) if touched else None
-        out.append(TopLead(row["external_id"], float(row["score"]), row["score_reasons"] or [],
-                           row["owner"], row["source"], row["created_at"], touched, days))
-    return out
+    return [_top_lead(row, now) for row in rows]
+
+
+@dataclass(frozen=True)
+class LeadCard:
+    """One lead as someone asks about it: its score and reasons while open, else its outcome."""
+
+    lead: TopLead
+    status: str
+    decided_at: dt.datetime | None  # when it converted (lost leads carry no date)
+    model_version: int | None
+    scored_at: dt.datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.lead.as_dict(), "status": self.status, "model_version": self.model_version,
+                "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+                "scored_at": self.scored_at.isoformat() if self.scored_at else None}
+
+
+def find_lead(engine: Engine, now: dt.datetime, external_id: str, *,
+              viewer: Viewer | None = None) -> LeadCard:
+    """The lead with this external id, if the viewer may see it (the same rule as top leads)."""
+    with engine.connect() as conn:
+        rows = conn.execute(_lead_rows(now).where(
+            func.lower(LEADS.c.external_id) == external_id.lower())).mappings().all()
+        if not rows:
+            raise InvalidInputError(f"No lead has the id '{external_id}'.")
+        if len(rows) > 1:
+            systems = ", ".join(sorted(str(r["source_system"]) for r in rows))
+            raise InvalidInputError(f"Several leads have the id '{external_id}' ({systems}).")
+        row = rows[0]
+        if viewer is not None and row["owner_id"] not in _visible_owners(conn, viewer):
+            who = "a rep sees only their own leads" if viewer.role != "manager" \
+                else "a manager sees their team's leads"
+            raise InvalidInputError(f"{viewer.name} cannot see lead {row['external_id']}: {who}.")
+    return LeadCard(_top_lead(row, now), str(row["status"]), row["converted_at"],
+                    row["score_model_version"], row["scored_at"])
+
+
+def _lead_rows(now: dt.datetime) -> Any:
+    """SELECT of the leads with what a list or a card shows, last touch as of `now`."""
+    last_touch = (
+        select(ACTIVITIES.c.lead_id, func.max(ACTIVITIES.c.occurred_at).label("at"))
+        .where(ACTIVITIES.c.occurred_at <= naive_utc(now))
+        .group_by(ACTIVITIES.c.lead_id).subquery()
+    )
+    return (
+        select(LEADS.c.external_id, LEADS.c.source_system, LEADS.c.owner_id, LEADS.c.status,
+               LEADS.c.score, LEADS.c.score_reasons, LEADS.c.score_model_version,
+               LEADS.c.scored_at, LEADS.c.source, LEADS.c.created_at, LEADS.c.converted_at,
+               LEADS.c.last_activity_at, REPS.c.name.label("owner"),
+               last_touch.c.at.label("touched"))
+        .select_from(LEADS.outerjoin(REPS, LEADS.c.owner_id == REPS.c.id)
+                     .outerjoin(last_touch, last_touch.c.lead_id == LEADS.c.id))
+    )
+
+
+def _top_lead(row: Any, now: dt.datetime) -> TopLead:
+    touched = max((t for t in (row["touched"], row["last_activity_at"]) if t is not None),
+                  default=None)
+    days = round((naive_utc(now) - touched).total_seconds() / 86400, 1) if touched else None
+    score = float(row["score"]) if row["score"] is not None else None
+    return TopLead(row["external_id"], score, row["score_reasons"] or [], row["owner"],
+                   row["source"], row["created_at"], touched, days)

@@ -201,3 +201,15 @@ def test_top_leads_read_how_many_and_how_good(question, limit, min_score) -> Non
 ])
 def test_dates_named_in_a_question_are_read(question, period) -> None:
     assert parse_question(question, METRICS).period_text == period
+
+
+@pytest.mark.parametrize(("question", "lead"), [
+    ("why is L-06226 scored 55?", "L-06226"),
+    ("what about 7927b2df-8bba-4d29-b9a2-b6e0beafe620", "7927b2df-8bba-4d29-b9a2-b6e0beafe620"),
+    ("tell me about lead a9c3e4fbc7ea4b8e9c1b2d3e4f5a6b7c", "a9c3e4fbc7ea4b8e9c1b2d3e4f5a6b7c"),
+    ("my top-10 leads", None),
+    ("win rate Q3-2017", None),
+])
+def test_a_lead_named_by_its_id(question, lead) -> None:
+    intent = parse_question(question, METRICS)
+    assert intent.lead == lead and (intent.kind == "lead") == (lead is not None)

@@ -381,3 +381,33 @@ def test_a_baseline_before_the_data_is_no_comparison(ctx: ToolContext) -> None:
     reply = answer(ctx, "win rate this year vs last year")
     assert reply.ok and reply.data["comparison"]["baseline"] is None
     assert "No comparison: 2025" in reply.text and "is before the data starts" in reply.text
+
+
+def test_a_lead_by_its_id_shows_its_score_and_reasons(scored_db: str) -> None:
+    settings = EngineSettings(database_url=scored_db, now=NOW)
+    ctx = ToolContext.from_settings(settings)
+    best = answer(ctx, "top 1 lead").data["leads"][0]
+    card = answer(ctx, f"why is {best['external_id']} scored so high?")
+    assert card.ok and card.kind == "lead"
+    assert card.data["lead"]["score"] == best["score"]
+    assert f"Score *{best['score']:.0f}* of 100" in card.text
+    assert all(reason["text"] in card.text for reason in best["reasons"])
+    with ctx.engine.connect() as conn:
+        owner_email, = conn.execute(text(
+            "SELECT r.email FROM leads l JOIN reps r ON r.id = l.owner_id "
+            "WHERE l.external_id = :id"), {"id": best["external_id"]}).one()
+        other_email, = conn.execute(text(
+            "SELECT email FROM reps WHERE role = 'rep' AND email != :e ORDER BY id"),
+            {"e": owner_email}).first()
+        converted, = conn.execute(text(
+            "SELECT external_id FROM leads WHERE status = 'converted' ORDER BY id")).first()
+    # The owner sees it; another rep is told why not.
+    assert answer(ToolContext.from_settings(settings, Viewer(email=owner_email)),
+                  f"what about {best['external_id']}?").ok
+    refused = answer(ToolContext.from_settings(settings, Viewer(email=other_email)),
+                     f"what about {best['external_id']}?")
+    assert not refused.ok and "a rep sees only their own leads" in refused.text
+    done = answer(ctx, f"what is {converted}?")
+    assert done.ok and "Converted on" in done.text and "Score" not in done.text
+    unknown = answer(ctx, "why is L-999999 low?")
+    assert not unknown.ok and unknown.text == "No lead has the id 'L-999999'."
