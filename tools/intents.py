@@ -87,6 +87,14 @@ _PERIOD = re.compile(
     r")\b",
     re.IGNORECASE,
 )
+# "our best lead source", "which source brings the best leads": lead conversion, split.
+_LEAD_QUALITY = re.compile(r"\b(?:best|top|worst)\s+lead\s+(sources?|channels?)\b"
+                           r"|\b(?:which|what)\s+(sources?|channels?|teams?|reps?)\b.*"
+                           r"\b(?:best|worst|top)\s+leads\b")
+_OVERVIEW = re.compile(
+    r"\b(?:doing|summary|overview|digest|status|what changed|how are things)\b")
+_OVERVIEW_WORDS = frozenset("doing summary overview digest status changed things give "
+                            "quick".split())
 # A lead's id as CRMs write them: "L-06226", "LEAD-12", a UUID (X Education), 32 hex (Olist).
 _LEAD_ID = re.compile(r"\b(?:[A-Z]{1,6}-\d{2,}|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}"
                       r"-[0-9a-fA-F]{12}|[0-9a-f]{32})\b")
@@ -173,9 +181,15 @@ def parse_question(text: str, metrics: Sequence[MetricName],
         return Intent(IntentKind.COURTESY)
     if re.search(r"\b(which|what|list)\b.*\b(metrics|kpis you know|can you measure)\b", q):
         return Intent(IntentKind.LIST_METRICS)
+    quality = _LEAD_QUALITY.search(q)
+    if quality and metric in (None, "leads_created") and any(
+            m.name == "lead_conversion_rate" for m in metrics):
+        dimension = next(g for g in quality.groups() if g).rstrip("s")
+        return Intent(IntentKind.METRIC, metric="lead_conversion_rate", filters=filters,
+                      period_text=period_text, group_by=_DIMENSION_WORDS[dimension])
     threshold = _SCORE_ABOVE.search(q)
     if threshold or (re.search(r"\b(top|best|hottest|call first|who should i call|priorit)\w*", q)
-                     and re.search(r"\b(leads?|prospects?|call)\b", q)):
+                     and re.search(r"\b(leads?(?! sources?\b)|prospects?|call)\b", q)):
         count = re.search(r"\b(?:top|best|hottest)\s+(\d{1,3})\b", q)
         return Intent(IntentKind.TOP_LEADS, period_text=period_text, filters=filters,
                       limit=int(count.group(1)) if count else None,
@@ -196,7 +210,11 @@ def parse_question(text: str, metrics: Sequence[MetricName],
     ahead = _AHEAD.search(q) if period_text is None else None
     mine = "team" if re.search(r"\b(?:my|our) team\b", q) else "rep" if re.search(
         r"\b(?:my|am i|i am|i'm)\b", q) else None
-    if re.search(r"\b(on track|on pace|pacing|target|behind|ahead|kpis?)\b", q):
+    # "how is team South doing?", "give me a summary": the KPI board, when nothing else is
+    # asked for ("how is churn doing?" names a metric kpibot lacks: that is said instead).
+    overview = metric is None and _OVERVIEW.search(q) and not (
+        set((_leftover(q_wo_period) or "").split()) - _OVERVIEW_WORDS - set(_DIMENSION_WORDS))
+    if overview or re.search(r"\b(on track|on pace|pacing|target|behind|ahead|kpis?)\b", q):
         unit = ahead and (ahead.group(1) or ahead.group(2))
         return Intent(IntentKind.PACING, metric=metric, filters=filters, mine=mine,
                       period_text=f"this {unit}" if unit else period_text)
@@ -205,6 +223,10 @@ def parse_question(text: str, metrics: Sequence[MetricName],
 
     grain = next((g for phrase, g in _GRAIN.items() if phrase in q), None)
     group_by = _group_by(q) if grain is None else None
+    # "win rate for North vs South": the figure split by the values named, side by side.
+    several = [d for d, _ in filters if sum(1 for e, _ in filters if e == d) > 1]
+    if several and group_by is None:
+        group_by = several[0]
     unknown_split = _unknown_split(q_wo_period) if grain is None and group_by is None else None
     compare = None
     if (
@@ -213,7 +235,8 @@ def parse_question(text: str, metrics: Sequence[MetricName],
         and "last year" not in period_text
     ):
         compare = "last_year"
-    elif re.search(r"\b(vs\.?|versus|compared?|than|change|previous)\b", q):
+    elif re.search(r"\b(vs\.?|versus|compared?|than|change|previous)\b", q) and not (
+            several and not re.search(r"\b(previous|prior|before)\b", q)):
         compare = "previous"
     if metric is None:
         return Intent(IntentKind.METRIC, period_text=period_text, unmatched=_leftover(q_wo_period))
@@ -243,19 +266,24 @@ def _match_metric(q: str, metrics: Sequence[MetricName]) -> str | None:
     """The metric whose longest phrase occurs in the question (word-bounded); failing that,
     the one with the most words that all occur in it in some form ("how many deals did we
     win" asks for "deals won")."""
-    best: tuple[int, str] | None = None
+    best: tuple[int, str, str] | None = None
     for metric in metrics:
         for phrase in metric.phrases:
             if re.search(rf"\b{re.escape(phrase)}\b", q):
                 if best is None or len(phrase) > best[0]:
-                    best = (len(phrase), metric.name)
+                    best = (len(phrase), metric.name, phrase)
                 break  # phrases are sorted longest first
-    if best:
-        return best[1]
     asked = _word_forms(q)
-    loose = [(len(words), metric.name) for metric in metrics for phrase in metric.phrases
+    loose = [(len(words), metric.name, words) for metric in metrics for phrase in metric.phrases
              if len(words := _word_forms(phrase)) > 1 and words <= asked]
-    return max(loose)[1] if loose else None
+    refined = max(loose, default=None)
+    if best is None:
+        return refined[1] if refined else None
+    # "how many leads did Marcus convert" says "leads" outright, and more: leads converted.
+    exact = _word_forms(best[2])
+    if refined and len(refined[2]) > len(exact) and exact <= refined[2]:
+        return refined[1]
+    return best[1]
 
 
 # Irregular forms a question uses where a metric's name has another ("did we win").
@@ -275,14 +303,15 @@ def _filters(q: str, values: Mapping[str, Sequence[str]]
     """Dimension values the question names, longest first, and the question without them.
 
     "win rate for team West" filters team = West; the value is then removed so that a value
-    that doubles as a word ("Referral") is not read as a metric or a period as well.
+    that doubles as a word ("Referral") is not read as a metric or a period as well. Several
+    values of one dimension ("North and South") are all kept: the figure is split by them.
     """
     found: list[tuple[str, str]] = []
     candidates = sorted(((dim, v) for dim, vs in values.items() for v in vs),
                         key=lambda item: -len(item[1]))
     for dimension, value in candidates:
         pattern = rf"\b{re.escape(value.lower())}\b"
-        if re.search(pattern, q) and all(d != dimension for d, _ in found):
+        if re.search(pattern, q):
             found.append((dimension, value))
             q = re.sub(pattern, " ", q)
     return tuple(found), " ".join(q.split())

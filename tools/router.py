@@ -61,7 +61,10 @@ def _metric(ctx: ToolContext, intent: Intent) -> Answer:
     if intent.metric is None:
         return _unknown_metric(ctx, intent)
     named, whose_note = _whose(ctx, intent)
-    filters = tuple(Filter(dimension, (value,)) for dimension, value in named)
+    merged: dict[str, list[str]] = {}
+    for dimension, value in named:
+        merged.setdefault(dimension, []).append(value)
+    filters = tuple(Filter(dimension, tuple(values)) for dimension, values in merged.items())
     reply = get_metric(
         ctx,
         intent.metric,

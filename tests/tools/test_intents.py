@@ -213,3 +213,30 @@ def test_dates_named_in_a_question_are_read(question, period) -> None:
 def test_a_lead_named_by_its_id(question, lead) -> None:
     intent = parse_question(question, METRICS)
     assert intent.lead == lead and (intent.kind == "lead") == (lead is not None)
+
+
+WITH_MORE = (*METRICS, *metric_names([("leads_converted", "Leads converted", ["conversions"])]))
+TEAMS = {"team": ("North", "South", "West")}
+
+
+@pytest.mark.parametrize(("question", "kind", "metric", "group_by", "compare", "filters"), [
+    # Several values of one dimension: split by them, side by side, not a period comparison.
+    ("win rate for North vs South this quarter", "metric", "win_rate", "team", None,
+     (("team", "North"), ("team", "South"))),
+    ("win rate for North vs South vs previous quarter", "metric", "win_rate", "team",
+     "previous", (("team", "North"), ("team", "South"))),
+    # A longer loose phrase that refines the exact one wins ("leads" → leads converted).
+    ("how many leads did we convert last month?", "metric", "leads_converted", None, None, ()),
+    # The KPI board when nothing else is asked for; an unknown metric stays unknown.
+    ("how is team South doing this month?", "pacing", None, None, None, (("team", "South"),)),
+    ("give me a summary", "pacing", None, None, None, ()),
+    ("how is churn doing?", "metric", None, None, None, ()),
+    # Lead quality by source is conversion by source, not the top-leads list.
+    ("what is our best lead source?", "metric", "lead_conversion_rate", "source", None, ()),
+    ("which source brings the best leads?", "metric", "lead_conversion_rate", "source", None,
+     ()),
+])
+def test_managers_questions(question, kind, metric, group_by, compare, filters) -> None:
+    intent = parse_question(question, WITH_MORE, TEAMS)
+    assert (intent.kind, intent.metric, intent.group_by, intent.compare,
+            tuple(sorted(intent.filters))) == (kind, metric, group_by, compare, filters)

@@ -411,3 +411,14 @@ def test_a_lead_by_its_id_shows_its_score_and_reasons(scored_db: str) -> None:
     assert done.ok and "Converted on" in done.text and "Score" not in done.text
     unknown = answer(ctx, "why is L-999999 low?")
     assert not unknown.ok and unknown.text == "No lead has the id 'L-999999'."
+
+
+def test_two_teams_named_are_set_side_by_side(ctx: ToolContext) -> None:
+    both = answer(ctx, "win rate for North vs South last 30 days")
+    assert both.ok and both.data["comparison"] is None
+    got = {row["group"]["team"]: row["value"] for row in both.data["rows"]}
+    assert got == {team: answer(ctx, f"win rate for team {team} last 30 days").data["value"]
+                   for team in ("North", "South")}
+    board = answer(ctx, "how is team South doing this month?")
+    assert board.ok and board.kind == "pacing"
+    assert "team South" in board.text and "team North" not in board.text
