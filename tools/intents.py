@@ -151,29 +151,61 @@ _DIMENSION_WORDS = {
 
 def parse_question(text: str, metrics: Sequence[MetricName],
                    values: Mapping[str, Sequence[str]] | None = None) -> Intent:
-    """Classify `text` and pull out the metric, period, grouping, filters and comparison."""
+    """Classify `text` and pull out the metric, period, grouping, filters and comparison.
+
+    First what the question names (a lead id, dimension values, a period, a rep by first
+    name); then the first rule that claims it: small talk, leads, the journey, why, pacing,
+    else a figure.
+    """
     named_lead = _LEAD_ID.search(text)
     if named_lead:
         return Intent(IntentKind.LEAD, lead=named_lead.group(0))
+    said = _read_names(text, values or {})
+    if isinstance(said, Intent):
+        return said
+    metric = _match_metric(said.rest, metrics)
+    for rule in (_small_talk, _about_leads, _journey_or_why, _pacing):
+        intent = rule(said, metric, metrics)
+        if intent is not None:
+            return intent
+    return _figure(said, metric)
+
+
+@dataclass(frozen=True)
+class _Said:
+    """A question once the values, the period and the rep it names are read out of it."""
+
+    q: str  # lower case, one space, without the dimension values named
+    rest: str  # q without the period either: what is left to name a metric
+    period_text: str | None
+    filters: tuple[tuple[str, str], ...]
+
+
+def _read_names(text: str, values: Mapping[str, Sequence[str]]) -> _Said | Intent:
+    """What the question names, or a near miss to ask back ("Linkdin", "Chloe" when two)."""
     q = " ".join(text.lower().replace("?", " ").split())
-    filters, q = _filters(q, values or {})
+    filters, q = _filters(q, values)
     period_match = _PERIOD.search(q)
     period_text = period_match.group(1) if period_match else None
     # Period words must not be read as a metric ("last week's deals" is about deals).
-    q_wo_period = _PERIOD.sub(" ", q) if period_match else q
-    near_miss = _near_miss(q_wo_period, values or {})
+    rest = _PERIOD.sub(" ", q) if period_match else q
+    near_miss = _near_miss(rest, values)
     if not near_miss and all(d != "rep" for d, _ in filters):
-        rep, near_miss = _rep_by_part(text, q, (values or {}).get("rep", ()))
+        rep, near_miss = _rep_by_part(text, q, values.get("rep", ()))
         if rep:
             filters += (("rep", rep),)
-            q, q_wo_period = _without_name(q, rep), _without_name(q_wo_period, rep)
+            q, rest = _without_name(q, rep), _without_name(rest, rep)
     if near_miss:
         dimension, phrase, closest = near_miss
         written = re.search(r"\s+".join(map(re.escape, phrase.split())), text, re.IGNORECASE)
         return Intent(IntentKind.METRIC, period_text=period_text, filters=filters,
                       near_miss=(dimension, written.group(0) if written else phrase, closest))
-    metric = _match_metric(q_wo_period, metrics)
+    return _Said(q, rest, period_text, filters)
 
+
+def _small_talk(said: _Said, metric: str | None, metrics: Sequence[MetricName]
+                ) -> Intent | None:
+    q = said.q
     if re.search(r"\b(help|what can you do|how do i use)\b", q) or (
             metric is None and _GREETING.fullmatch(q.strip(" !.,"))):
         return Intent(IntentKind.HELP)
@@ -181,76 +213,100 @@ def parse_question(text: str, metrics: Sequence[MetricName],
         return Intent(IntentKind.COURTESY)
     if re.search(r"\b(which|what|list)\b.*\b(metrics|kpis you know|can you measure)\b", q):
         return Intent(IntentKind.LIST_METRICS)
+    return None
+
+
+def _about_leads(said: _Said, metric: str | None, metrics: Sequence[MetricName]
+                 ) -> Intent | None:
+    q = said.q
     quality = _LEAD_QUALITY.search(q)
     if quality and metric in (None, "leads_created") and any(
             m.name == "lead_conversion_rate" for m in metrics):
         dimension = next(g for g in quality.groups() if g).rstrip("s")
-        return Intent(IntentKind.METRIC, metric="lead_conversion_rate", filters=filters,
-                      period_text=period_text, group_by=_DIMENSION_WORDS[dimension])
+        return Intent(IntentKind.METRIC, metric="lead_conversion_rate", filters=said.filters,
+                      period_text=said.period_text, group_by=_DIMENSION_WORDS[dimension])
     threshold = _SCORE_ABOVE.search(q)
     if threshold or (re.search(r"\b(top|best|hottest|call first|who should i call|priorit)\w*", q)
                      and re.search(r"\b(leads?(?! sources?\b)|prospects?|call)\b", q)):
         count = re.search(r"\b(?:top|best|hottest)\s+(\d{1,3})\b", q)
-        return Intent(IntentKind.TOP_LEADS, period_text=period_text, filters=filters,
+        return Intent(IntentKind.TOP_LEADS, period_text=said.period_text, filters=said.filters,
                       limit=int(count.group(1)) if count else None,
                       min_score=float(threshold.group(1)) if threshold else None)
+    return None
+
+
+def _journey_or_why(said: _Said, metric: str | None, metrics: Sequence[MetricName]
+                    ) -> Intent | None:
+    q = said.q
     asks_where = re.search(
         r"\b(stuck|bottlenecks?|slow(?:est)?\s+stages?|drop[- ]?offs?|where do)\b", q
     )
     # "stalled deals" alone is a metric; "where do deals stall?" is a journey question.
     if asks_where or (metric is None and re.search(r"\bstall\w*", q)):
-        return Intent(IntentKind.BOTTLENECKS, period_text=period_text)
+        return Intent(IntentKind.BOTTLENECKS, period_text=said.period_text)
     if re.search(r"\b(why|what drove|what caused|explain)\b", q):
-        return Intent(
-            IntentKind.WHY,
-            metric=metric,
-            period_text=period_text,
-            unmatched=None if metric else _leftover(q_wo_period),
-        )
-    ahead = _AHEAD.search(q) if period_text is None else None
-    mine = "team" if re.search(r"\b(?:my|our) team\b", q) else "rep" if re.search(
-        r"\b(?:my|am i|i am|i'm)\b", q) else None
+        return Intent(IntentKind.WHY, metric=metric, period_text=said.period_text,
+                      unmatched=None if metric else _leftover(said.rest))
+    return None
+
+
+def _pacing(said: _Said, metric: str | None, metrics: Sequence[MetricName]) -> Intent | None:
+    """On track? (also the KPI board for "how is team South doing?"), or a period to come."""
+    q = said.q
+    ahead = _AHEAD.search(q) if said.period_text is None else None
     # "how is team South doing?", "give me a summary": the KPI board, when nothing else is
     # asked for ("how is churn doing?" names a metric kpibot lacks: that is said instead).
     overview = metric is None and _OVERVIEW.search(q) and not (
-        set((_leftover(q_wo_period) or "").split()) - _OVERVIEW_WORDS - set(_DIMENSION_WORDS))
+        set((_leftover(said.rest) or "").split()) - _OVERVIEW_WORDS - set(_DIMENSION_WORDS))
     if overview or re.search(r"\b(on track|on pace|pacing|target|behind|ahead|kpis?)\b", q):
         unit = ahead and (ahead.group(1) or ahead.group(2))
-        return Intent(IntentKind.PACING, metric=metric, filters=filters, mine=mine,
-                      period_text=f"this {unit}" if unit else period_text)
+        return Intent(IntentKind.PACING, metric=metric, filters=said.filters, mine=_mine(q),
+                      period_text=f"this {unit}" if unit else said.period_text)
     if ahead:
         return Intent(IntentKind.METRIC, metric=metric, unread_period=ahead.group(0))
+    return None
 
+
+def _figure(said: _Said, metric: str | None) -> Intent:
+    """A metric's figure: grouped, as a series, or compared."""
+    q, filters = said.q, said.filters
+    if metric is None:
+        return Intent(IntentKind.METRIC, period_text=said.period_text,
+                      unmatched=_leftover(said.rest))
     grain = next((g for phrase, g in _GRAIN.items() if phrase in q), None)
     group_by = _group_by(q) if grain is None else None
     # "win rate for North vs South": the figure split by the values named, side by side.
     several = [d for d, _ in filters if sum(1 for e, _ in filters if e == d) > 1]
     if several and group_by is None:
         group_by = several[0]
-    unknown_split = _unknown_split(q_wo_period) if grain is None and group_by is None else None
     compare = None
     if (
         re.search(r"\b(last year|year over year|yoy|same period last year)\b", q)
-        and period_text
-        and "last year" not in period_text
+        and said.period_text
+        and "last year" not in said.period_text
     ):
         compare = "last_year"
     elif re.search(r"\b(vs\.?|versus|compared?|than|change|previous)\b", q) and not (
             several and not re.search(r"\b(previous|prior|before)\b", q)):
         compare = "previous"
-    if metric is None:
-        return Intent(IntentKind.METRIC, period_text=period_text, unmatched=_leftover(q_wo_period))
     return Intent(
         IntentKind.METRIC,
         metric=metric,
-        period_text=period_text,
+        period_text=said.period_text,
         group_by=group_by,
         grain=grain,
         filters=filters,
         compare=compare,
-        unknown_split=unknown_split,
-        mine=mine,
+        unknown_split=_unknown_split(said.rest) if grain is None and group_by is None else None,
+        mine=_mine(q),
     )
+
+
+def _mine(q: str) -> str | None:
+    """ "my team's …" → team, "my …", "am I …" → rep: whose figure once the asker is known."""
+    if re.search(r"\b(?:my|our) team\b", q):
+        return "team"
+    return "rep" if re.search(r"\b(?:my|am i|i am|i'm)\b", q) else None
 
 
 def metric_names(definitions: Iterable[tuple[str, str, Iterable[str]]]) -> tuple[MetricName, ...]:
