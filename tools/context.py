@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -14,6 +15,9 @@ from kpi_engine.config import EngineSettings
 from kpi_engine.db.session import make_engine
 from kpi_engine.dimension_values import known_values
 from kpi_engine.periods import Period, parse_period
+
+if TYPE_CHECKING:
+    from kpi_engine.scoring.leads import Viewer as Rep
 
 DEFAULT_PERIOD = "this month"
 # Dimensions whose values a question may name ("for team West", "LinkedIn leads"); values
@@ -55,6 +59,15 @@ class ToolContext:
 
     def period(self, text: str | None, default: str = DEFAULT_PERIOD) -> Period:
         return parse_period(text or default, self.clock, self.calendar)
+
+    @cached_property
+    def asking_rep(self) -> Rep | None:
+        """The rep behind the viewer, None when nobody is known; an unknown id is an error."""
+        # Imported here: the scoring package brings scikit-learn, which metric answers skip.
+        from kpi_engine.scoring.leads import find_viewer
+
+        identity = self.viewer.slack_user_id or self.viewer.email
+        return find_viewer(self.engine, identity) if identity else None
 
     @cached_property
     def metric_phrases(self) -> tuple[tuple[str, str, tuple[str, ...]], ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kpi_engine.scoring.leads import find_lead, find_viewer
+from kpi_engine.scoring.leads import find_lead
 from tools.answer import Answer
 from tools.context import ToolContext
 from tools.render import FactSheet, bucket_label
@@ -11,9 +11,7 @@ from tools.top_leads import lead_facts, reason_lines
 
 def describe_lead(ctx: ToolContext, external_id: str) -> Answer:
     """"why is L-06226 scored 55?": the lead as the asker may see it (a rep: their own)."""
-    identity = ctx.viewer.slack_user_id or ctx.viewer.email
-    viewer = find_viewer(ctx.engine, identity) if identity else None
-    card = find_lead(ctx.engine, ctx.clock.now(), external_id, viewer=viewer)
+    card = find_lead(ctx.engine, ctx.clock.now(), external_id, viewer=ctx.asking_rep)
     lead = card.lead
     sheet = FactSheet()
     lines = [lead_facts(sheet, lead)]

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from kpi_engine.errors import KpiUserError, closest
-from kpi_engine.scoring.leads import find_viewer
 from kpi_engine.specs import Filter
 from tools.answer import Answer, sorry
 from tools.check_targets import check_targets
@@ -88,12 +87,11 @@ def _whose(ctx: ToolContext, intent: Intent) -> tuple[tuple[tuple[str, str], ...
     team's), and a note when the asker is unknown and the figure is everyone's."""
     if intent.mine is None or any(d in ("rep", "team") for d, _ in intent.filters):
         return intent.filters, None
-    identity = ctx.viewer.slack_user_id or ctx.viewer.email
-    if not identity:
+    viewer = ctx.asking_rep
+    if viewer is None:
         return intent.filters, ("_“My” means whoever asks, and I don't know who is asking here, "
                                 "so this is everyone's (in Slack it is yours; in the local "
                                 "chat, `kpibot chat --as EMAIL`)._")
-    viewer = find_viewer(ctx.engine, identity)
     if (intent.mine == "team" or viewer.role == "manager") and viewer.team:
         return intent.filters + (("team", viewer.team),), None
     return intent.filters + (("rep", viewer.name),), None

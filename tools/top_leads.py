@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kpi_engine.scoring.leads import TopLead, find_viewer, top_leads
+from kpi_engine.scoring.leads import TopLead, top_leads
 from tools.answer import Answer
 from tools.context import ToolContext
 from tools.render import FactSheet
@@ -31,8 +31,7 @@ def rank_leads(
     the number asked for ("top 5", at most MAX_LIMIT) and to a least score."""
     asked = limit or DEFAULT_LIMIT
     limit = max(1, min(asked, MAX_LIMIT))
-    identity = ctx.viewer.slack_user_id or ctx.viewer.email
-    viewer = find_viewer(ctx.engine, identity) if identity else None
+    viewer = ctx.asking_rep
     named = dict(filters)
     rep = named.get("rep")
     team = None if rep else named.get("team")

@@ -90,6 +90,12 @@ def _known_source(conn: Any, name: str) -> None:
         raise UnknownNameError("source", name, sources)
 
 
+def _who_sees(viewer: Viewer) -> str:
+    if viewer.role == "manager":
+        return "a manager sees their team's leads"
+    return "a rep sees only their own leads"
+
+
 def _visible_owners(conn: Any, viewer: Viewer) -> set[int]:
     if viewer.role != "manager":
         return {viewer.rep_id}
@@ -124,10 +130,9 @@ def top_leads(
             owners = _visible_owners(conn, viewer)
         if viewer is not None:
             allowed = _visible_owners(conn, viewer)
-            who = "a rep sees only their own leads" if viewer.role != "manager" \
-                else "a manager sees their team's leads"
             if everyone or (owners is not None and not owners <= allowed):
-                raise InvalidInputError(f"{viewer.name} cannot see those leads: {who}.")
+                raise InvalidInputError(f"{viewer.name} cannot see those leads: "
+                                        f"{_who_sees(viewer)}.")
         query = (
             _lead_rows(now)
             .where(LEADS.c.status == "open", LEADS.c.score.is_not(None))
@@ -176,9 +181,8 @@ def find_lead(engine: Engine, now: dt.datetime, external_id: str, *,
             raise InvalidInputError(f"Several leads have the id '{external_id}' ({systems}).")
         row = rows[0]
         if viewer is not None and row["owner_id"] not in _visible_owners(conn, viewer):
-            who = "a rep sees only their own leads" if viewer.role != "manager" \
-                else "a manager sees their team's leads"
-            raise InvalidInputError(f"{viewer.name} cannot see lead {row['external_id']}: {who}.")
+            raise InvalidInputError(f"{viewer.name} cannot see lead {row['external_id']}: "
+                                    f"{_who_sees(viewer)}.")
     return LeadCard(_top_lead(row, now), str(row["status"]), row["converted_at"],
                     row["score_model_version"], row["scored_at"])
 
