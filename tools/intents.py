@@ -11,7 +11,7 @@ import difflib
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -57,6 +57,8 @@ class Intent:
     unknown_split: str | None = None
     # "my pipeline", "my team's win rate": whose figure, once the asker is known.
     mine: str | None = None  # "rep" | "team"
+    # "conversion from Demo to Proposal": two stages of the journey, as written.
+    stages: tuple[str, str] | None = None
     # "why is L-06226 scored 55?": a lead's id as written.
     lead: str | None = None
     # Top leads: "top 5 leads", "leads scoring above 40".
@@ -87,6 +89,10 @@ _PERIOD = re.compile(
     r")\b",
     re.IGNORECASE,
 )
+# "conversion from demo to proposal", "demo to proposal rate".
+_CONVERSION = re.compile(r"\b(?:conver\w*|rate|percent\w*|share|how many)\b")
+_STAGES = re.compile(r"\bfrom\s+([a-z][a-z_-]*)\s+(?:stage\s+)?to\s+([a-z][a-z_-]*)\b"
+                     r"|\b([a-z][a-z_-]*)\s+to\s+([a-z][a-z_-]*)\s+(?:conver\w*|rate)\b")
 # "our best lead source", "which source brings the best leads": lead conversion, split.
 _LEAD_QUALITY = re.compile(r"\b(?:best|top|worst)\s+lead\s+(sources?|channels?)\b"
                            r"|\b(?:which|what)\s+(sources?|channels?|teams?|reps?)\b.*"
@@ -164,6 +170,12 @@ def parse_question(text: str, metrics: Sequence[MetricName],
     if isinstance(said, Intent):
         return said
     metric = _match_metric(said.rest, metrics)
+    stages = _STAGES.search(said.rest) if _CONVERSION.search(said.rest) else None
+    if stages:
+        # The router checks the names against the journey's stages and, when they are no
+        # stages, answers the rest of the question as it would without them.
+        named = [g for g in stages.groups() if g]
+        return replace(_figure(said, metric), stages=(named[0], named[1]))
     for rule in (_small_talk, _about_leads, _journey_or_why, _pacing):
         intent = rule(said, metric, metrics)
         if intent is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from kpi_engine.errors import KpiUserError, closest
+from kpi_engine.errors import KpiUserError, UnknownNameError, closest
 from kpi_engine.specs import Filter
 from tools.answer import Answer, sorry
 from tools.check_targets import check_targets
@@ -20,6 +20,7 @@ from tools.get_metric import get_metric
 from tools.intents import Intent, IntentKind, metric_names, parse_question
 from tools.lead_card import describe_lead
 from tools.list_metrics import list_metrics
+from tools.stage_conversion import convert_between
 from tools.top_leads import rank_leads
 
 HELP = (
@@ -31,7 +32,7 @@ HELP = (
     "• why did win rate drop?\n"
     "• my top leads? top 5 LinkedIn leads? leads scoring above 40?\n"
     "• why is L-06226 scored 55? (any lead by its id)\n"
-    "• where do deals get stuck?\n"
+    "• where do deals get stuck? conversion from Demo to Proposal?\n"
     "• which metrics do you know?"
 )
 
@@ -51,9 +52,24 @@ def answer(ctx: ToolContext, question: str) -> Answer:
                      "this quarter or year to see where it is heading against its target.")
     handler = _HANDLERS.get(intent.kind, _metric)
     try:
+        if intent.stages:
+            stages = _between_stages(ctx, intent)
+            if stages is not None:
+                return stages
         return handler(ctx, intent)
     except KpiUserError as error:
         return sorry(intent.kind.value, str(error))
+
+
+def _between_stages(ctx: ToolContext, intent: Intent) -> Answer | None:
+    """Stage to stage conversion when both words name stages of the deals journey."""
+    assert intent.stages is not None
+    try:
+        return convert_between(ctx, *intent.stages, intent.period_text)
+    except UnknownNameError as error:
+        if error.kind != "stage" or error.suggestions:
+            raise  # "from demo to propsal": a stage misspelt is said, not answered around
+        return None  # "from LinkedIn to …": not stages, the question is about something else
 
 
 def _metric(ctx: ToolContext, intent: Intent) -> Answer:

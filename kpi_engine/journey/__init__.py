@@ -15,6 +15,7 @@ from kpi_engine.journey.measures import (
     analyze_journey,
     journey_measures,
     load_journey,
+    stage_conversion,
 )
 from kpi_engine.journey.results import (
     Bottleneck,
@@ -28,6 +29,7 @@ from kpi_engine.journey.results import (
     SegmentDuration,
     SegmentShare,
     SpeedToLead,
+    StageConversion,
     StageFlow,
     StageTime,
     Stalled,
@@ -53,6 +55,7 @@ __all__ = [
     "SegmentDuration",
     "SegmentShare",
     "SpeedToLead",
+    "StageConversion",
     "Stalled",
     "StalledGroup",
     "StageFlow",
@@ -64,4 +67,5 @@ __all__ = [
     "load_journey",
     "rank_bottlenecks",
     "resolve_process",
+    "stage_conversion",
 ]

@@ -25,6 +25,7 @@ from kpi_engine.journey.results import (
     JourneyWindow,
     PathOutcome,
     ReworkLoop,
+    StageConversion,
     StageFlow,
     StageTime,
     Stalled,
@@ -354,6 +355,32 @@ def _flow(loaded: LoadedJourney, order: list[str]) -> tuple[StageFlow, ...]:
             )
         )
     return tuple(flows)
+
+
+def stage_conversion(loaded: LoadedJourney, from_stage: str, to_stage: str) -> StageConversion:
+    """From one stage to another, over the cases with an event in the window ("of the deals
+    that reached Demo, how many went on to Proposal?"). Names match case-insensitively."""
+    known = {str(s).lower(): str(s) for s in loaded.steps["to_stage"].cat.categories}
+    stages = []
+    for name in (from_stage, to_stage):
+        if name.strip().lower() not in known:
+            raise UnknownNameError("stage", name, sorted(known.values()))
+        stages.append(known[name.strip().lower()])
+    steps = loaded.steps[loaded.active_rows]
+    stage = steps["to_stage"].astype(object).to_numpy()
+    case_no, t = steps["case_no"].to_numpy(), steps["t"].to_numpy()
+    at_from, at_to = stage == stages[0], stage == stages[1]
+    entered = pd.Series(t[at_from], index=case_no[at_from]).groupby(level=0).min()
+    # Reached the second stage after first reaching the first one.
+    after = pd.Series(t[at_to], index=case_no[at_to])
+    after = after[after.index.isin(entered.index)]
+    moved = entered.index.isin(
+        after.index[after.to_numpy() > entered.reindex(after.index).to_numpy()])
+    closed = loaded.cases.set_index("case_no")["closed"].reindex(entered.index).fillna(
+        False).to_numpy(dtype=bool)
+    return StageConversion(stages[0], stages[1], reached=len(entered), went_on=int(moved.sum()),
+                           closed_without=int((closed & ~moved).sum()),
+                           still_open=int((~closed & ~moved).sum()))
 
 
 def stalled_items(loaded: LoadedJourney, idle_days: float) -> Stalled:

@@ -74,6 +74,24 @@ class StageFlow:
 
 
 @dataclass(frozen=True)
+class StageConversion:
+    """Of the cases active in the window that reached `from_stage`, how many later reached
+    `to_stage`; the rate counts only the decided ones (reached it, or closed without)."""
+
+    from_stage: str
+    to_stage: str
+    reached: int
+    went_on: int
+    closed_without: int
+    still_open: int
+
+    @property
+    def rate(self) -> float | None:
+        decided = self.went_on + self.closed_without
+        return self.went_on / decided if decided else None
+
+
+@dataclass(frozen=True)
 class SegmentDuration:
     """A duration measure for one value of a dimension (a team, a rep, a source...)."""
 

@@ -240,3 +240,13 @@ def test_managers_questions(question, kind, metric, group_by, compare, filters) 
     intent = parse_question(question, WITH_MORE, TEAMS)
     assert (intent.kind, intent.metric, intent.group_by, intent.compare,
             tuple(sorted(intent.filters))) == (kind, metric, group_by, compare, filters)
+
+
+@pytest.mark.parametrize(("question", "stages"), [
+    ("what's the conversion rate from demo to proposal?", ("demo", "proposal")),
+    ("proposal to won rate last quarter", ("proposal", "won")),
+    ("how many deals went from qualification to won?", ("qualification", "won")),
+    ("win rate last quarter", None),
+])
+def test_two_stages_named_for_a_conversion(question, stages) -> None:
+    assert parse_question(question, METRICS).stages == stages

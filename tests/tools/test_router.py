@@ -422,3 +422,20 @@ def test_two_teams_named_are_set_side_by_side(ctx: ToolContext) -> None:
     board = answer(ctx, "how is team South doing this month?")
     assert board.ok and board.kind == "pacing"
     assert "team South" in board.text and "team North" not in board.text
+
+
+def test_conversion_between_two_stages_is_a_journey_figure(ctx: ToolContext) -> None:
+    from kpi_engine.journey import load_journey, stage_conversion
+
+    reply = answer(ctx, "what's the conversion rate from demo to proposal last 90 days?")
+    assert reply.ok and reply.kind == "stage_conversion"
+    loaded = load_journey(ctx.engine, "deals", ctx.period("last 90 days"), clock=ctx.clock)
+    expected = stage_conversion(loaded, "Demo", "Proposal")
+    assert reply.data["rate"] == expected.rate and 0 < expected.rate < 1
+    assert f"{expected.went_on:,} of the {expected.went_on + expected.closed_without:,}" \
+        in reply.text
+    misspelt = answer(ctx, "conversion from demo to propsal")
+    assert not misspelt.ok and "Did you mean: Proposal?" in misspelt.text
+    # Not stages: the question is about something else and is answered as such.
+    leads = answer(ctx, "conversion rate from LinkedIn to customer this month")
+    assert leads.ok and leads.data["metric"] == "lead_conversion_rate"

@@ -191,3 +191,22 @@ def test_excess_is_measured_against_the_baseline_median(db: Engine) -> None:
     early = parse_period("2024-05-01 to 2024-05-02", clock, calendar)
     with pytest.raises(InvalidPeriodError, match="must end before"):
         find_bottlenecks(db, "weekly", early, clock=clock, baseline=period)
+
+
+def test_stage_conversion_counts_later_arrivals_over_decided_cases(db: Engine) -> None:
+    from kpi_engine.journey import load_journey, stage_conversion
+
+    add_process(db)
+    loaded = load_journey(db, "claims", outcome="Approve")
+    # Every case reached Submit; c1 and c2 were approved later, c3 is still open at Review.
+    on = stage_conversion(loaded, "submit", "APPROVE")
+    assert (on.from_stage, on.to_stage) == ("Submit", "Approve")
+    assert (on.reached, on.went_on, on.closed_without, on.still_open) == (3, 2, 0, 1)
+    assert on.rate == 1.0
+    # Back from Review to Submit: only c2 (rework, after its first Review); c1 was closed
+    # without it; c3 is open.
+    back = stage_conversion(loaded, "Review", "Submit")
+    assert (back.reached, back.went_on, back.closed_without, back.still_open) == (3, 1, 1, 1)
+    assert back.rate == 0.5
+    with pytest.raises(UnknownNameError, match="Did you mean: Approve"):
+        stage_conversion(loaded, "Submit", "Aprove")
