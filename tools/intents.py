@@ -55,6 +55,8 @@ class Intent:
     unread_period: str | None = None
     # "deals lost by reason": a split asked for that is no dimension kpibot knows.
     unknown_split: str | None = None
+    # "open deals in proposal": words named as a filter that match no value kpibot knows.
+    unapplied: str | None = None
     # "my pipeline", "my team's win rate": whose figure, once the asker is known.
     mine: str | None = None  # "rep" | "team"
     # "conversion from Demo to Proposal": two stages of the journey, as written.
@@ -81,6 +83,7 @@ _PERIOD = re.compile(
     r"|(?:" + _MONTHS + r")\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?(?!\d)"
     r"|since\s+(?:(?:" + _MONTHS + r")\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?|\d{4}-\d{2}-\d{2})"
     r"|(?:this|last|previous|current)\s+(?:week|month|quarter|year)"
+    r"|(?<!of\s)the\s+(?:week|month|quarter|year)(?!\s+\d{4})(?!\s+(?:before|after|to))"
     r"|(?:month|quarter|year)[\s-]+to[\s-]+date|mtd|qtd|ytd"
     r"|today|yesterday"
     r"|q[1-4](?:\s+\d{4})?|\d{4}\s+q[1-4]"
@@ -175,12 +178,12 @@ def parse_question(text: str, metrics: Sequence[MetricName],
         # The router checks the names against the journey's stages and, when they are no
         # stages, answers the rest of the question as it would without them.
         named = [g for g in stages.groups() if g]
-        return replace(_figure(said, metric), stages=(named[0], named[1]))
+        return replace(_figure(said, metric, metrics), stages=(named[0], named[1]))
     for rule in (_small_talk, _about_leads, _journey_or_why, _pacing):
         intent = rule(said, metric, metrics)
         if intent is not None:
             return intent
-    return _figure(said, metric)
+    return _figure(said, metric, metrics)
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,8 @@ def _read_names(text: str, values: Mapping[str, Sequence[str]]) -> _Said | Inten
     filters, q = _filters(q, values)
     period_match = _PERIOD.search(q)
     period_text = period_match.group(1) if period_match else None
+    if period_text and period_text.startswith("the "):  # "pipeline for the quarter"
+        period_text = "this " + period_text.removeprefix("the ")
     # Period words must not be read as a metric ("last week's deals" is about deals).
     rest = _PERIOD.sub(" ", q) if period_match else q
     near_miss = _near_miss(rest, values)
@@ -279,7 +284,7 @@ def _pacing(said: _Said, metric: str | None, metrics: Sequence[MetricName]) -> I
     return None
 
 
-def _figure(said: _Said, metric: str | None) -> Intent:
+def _figure(said: _Said, metric: str | None, metrics: Sequence[MetricName]) -> Intent:
     """A metric's figure: grouped, as a series, or compared."""
     q, filters = said.q, said.filters
     if metric is None:
@@ -310,6 +315,7 @@ def _figure(said: _Said, metric: str | None) -> Intent:
         filters=filters,
         compare=compare,
         unknown_split=_unknown_split(said.rest) if grain is None and group_by is None else None,
+        unapplied=_unapplied(said.rest, metrics),
         mine=_mine(q),
     )
 
@@ -446,6 +452,18 @@ def _without_name(q: str, name: str) -> str:
     """`q` without the words of `name` (and their possessive)."""
     words = "|".join(map(re.escape, name.lower().split()))
     return " ".join(re.sub(rf"\b(?:{words})(?:'s)?\b", " ", q).split())
+
+
+def _unapplied(rest: str, metrics: Sequence[MetricName]) -> str | None:
+    """Words after "in/for/from/at/via" that are no value, period, metric or dimension word:
+    a filter kpibot cannot apply ("open deals in proposal"), to be said, not dropped."""
+    known = {w for m in metrics for phrase in m.phrases for w in phrase.split()}
+    known |= _STOP | _TIME_WORDS | set(_DIMENSION_WORDS) | {"total", "all", "everyone"}
+    for match in _NAMED.finditer(rest):
+        words = [w for w in match.group(2).split() if w not in known and not w.isdigit()]
+        if words and match.group(2).split()[0] not in known:
+            return " ".join(words)
+    return None
 
 
 def _group_by(q: str) -> str | None:

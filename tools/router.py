@@ -95,6 +95,9 @@ def _metric(ctx: ToolContext, intent: Intent) -> Answer:
                        f"“{intent.unknown_split}”; it splits by "
                        f"{', '.join(d.replace('_', ' ') for d in metric.dimensions)}. "
                        "Here is the total:_")
+    if intent.unapplied and reply.ok:
+        reply = _noted(reply, f"_I didn't apply “{intent.unapplied}”: it is no team, rep, "
+                       "region, source or product I know. Here is the figure without it:_")
     return _noted(reply, whose_note)
 
 

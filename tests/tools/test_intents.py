@@ -250,3 +250,16 @@ def test_managers_questions(question, kind, metric, group_by, compare, filters) 
 ])
 def test_two_stages_named_for_a_conversion(question, stages) -> None:
     assert parse_question(question, METRICS).stages == stages
+
+
+@pytest.mark.parametrize(("question", "unapplied", "period"), [
+    ("deals won in proposal", "proposal", None),
+    ("win rate in europe last month", "europe", "last month"),
+    ("revenue in total this year", None, "this year"),
+    ("win rate for team West this month", None, "this month"),
+    ("pipeline for the quarter", None, "this quarter"),
+    ("revenue for the year 2017", None, "2017"),
+])
+def test_a_filter_that_cannot_be_applied_is_kept(question, unapplied, period) -> None:
+    intent = parse_question(question, METRICS, TEAMS)
+    assert (intent.unapplied, intent.period_text) == (unapplied, period)

@@ -439,3 +439,10 @@ def test_conversion_between_two_stages_is_a_journey_figure(ctx: ToolContext) -> 
     # Not stages: the question is about something else and is answered as such.
     leads = answer(ctx, "conversion rate from LinkedIn to customer this month")
     assert leads.ok and leads.data["metric"] == "lead_conversion_rate"
+
+
+def test_a_filter_that_matches_nothing_is_said_not_dropped(ctx: ToolContext) -> None:
+    reply = answer(ctx, "how many open deals in proposal?")
+    total = answer(ctx, "how many open deals?")
+    assert reply.ok and reply.data["value"] == total.data["value"]
+    assert reply.text.startswith("_I didn't apply “proposal”")
