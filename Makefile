@@ -18,8 +18,15 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/kpibot demo
 
+INTERACTIONS := $(VENV)/.interactions
+
+# The optional crossed lead model (KPIBOT_LEAD_MODEL=interactions): the tests cover it.
+$(INTERACTIONS): $(STAMP) requirements-interactions.txt
+	$(BIN)/pip install --quiet -r requirements-interactions.txt
+	touch $(INTERACTIONS)
+
 ## The whole test suite, on SQLite and on the PostgreSQL server at 127.0.0.1:5432.
-test: $(STAMP)
+test: $(STAMP) $(INTERACTIONS)
 	.ci/ensure-postgres
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 

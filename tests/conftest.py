@@ -20,7 +20,8 @@ def _scrub_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never read a developer's real configuration, reach a real service, or write
     into the working tree (trained models go to the test's own folder)."""
     monkeypatch.setenv("KPIBOT_MODEL_DIR", str(tmp_path / "models"))
-    for name in ("KPIBOT_NOW", "KPIBOT_TIMEZONE", "KPIBOT_METRICS_DIR", "OPENAI_API_KEY",
+    for name in ("KPIBOT_NOW", "KPIBOT_TIMEZONE", "KPIBOT_METRICS_DIR", "KPIBOT_LEAD_MODEL",
+                 "OPENAI_API_KEY",
                  "OPENAI_BASE_URL", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
         monkeypatch.delenv(name, raising=False)
 

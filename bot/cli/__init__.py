@@ -12,6 +12,7 @@ from bot.cli import kpis as kpis_cli
 from bot.cli import metrics as metrics_cli
 from bot.cli import scoring as scoring_cli
 from bot.cli import why as why_cli
+from kpi_engine.errors import KpiUserError
 
 app = typer.Typer(
     name="kpibot",
@@ -32,4 +33,9 @@ scoring_cli.register(app)
 
 
 def main() -> None:
-    app()
+    # Settings are read lazily by each command; a bad one is said plainly wherever it is read.
+    try:
+        app()
+    except KpiUserError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise SystemExit(2) from None

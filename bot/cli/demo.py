@@ -86,7 +86,8 @@ def _train_and_score(url: str) -> None:
     typer.echo("Training the lead-scoring model on the demo history…")
     try:
         with user_errors():
-            result = train_model(engine, config.model_dir, now, LeakageGuard.default())
+            result = train_model(engine, config.model_dir, now, LeakageGuard.default(),
+                                 interactions=config.lead_model == "interactions")
             scored = score_open_leads(engine, now)
     finally:
         engine.dispose()

@@ -42,7 +42,9 @@ def train(
         LeakageGuard.strict() if strict else LeakageGuard.default())
     guard = guard.with_extra(exclude)
     with user_errors():
-        result = train_model(engine(), settings().model_dir, _now(), guard)
+        config = settings()
+        result = train_model(engine(), config.model_dir, _now(), guard,
+                             interactions=config.lead_model == "interactions")
     summary = result.summary()
     if as_json:
         print_json(summary)

@@ -14,6 +14,9 @@ Missing stays missing. Then:
 
 Both are therefore *additive over reason groups* on a finite grid of codes, which is what
 makes the compiled scorer (scorer.py) exact, fast and its reasons faithful.
+
+- ``catboost`` (only with `KPIBOT_LEAD_MODEL=interactions`, crossed.py): crosses any
+  features, so its reasons are measured per lead instead (scorer.ProbedScorer).
 """
 
 from __future__ import annotations
@@ -32,22 +35,37 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from kpi_engine.scoring.crossed import CrossedBoosting
 from kpi_engine.scoring.features import FeatureSpec
 from kpi_engine.scoring.grid import MAX_CATEGORIES, MIN_CATEGORY_COUNT, NUMBER_BINS
 
 SEED = 0
 CANDIDATES = ("gradient_boosting", "logistic_regression")
+CROSSED = "catboost"
+
+
+def candidates(interactions: bool = False) -> tuple[str, ...]:
+    """The kinds compared by cross-validation; the crossed one only when asked for."""
+    return CANDIDATES + ((CROSSED,) if interactions else ())
 
 
 class LeadEncoder(TransformerMixin, BaseEstimator):
-    """Raw feature matrix → one float code per feature (NaN = missing), learnt on training rows."""
+    """Raw feature matrix → one float code per feature (NaN = missing), learnt on training rows.
 
-    def __init__(self, specs: Sequence[FeatureSpec] = ()) -> None:
+    With `raw_numbers`, numbers pass through as they are (for a learner that cuts them
+    itself); their bins still name the lead's range in its reasons.
+    """
+
+    raw_numbers = False  # what encoders stored before the option existed read
+
+    def __init__(self, specs: Sequence[FeatureSpec] = (), raw_numbers: bool = False) -> None:
         self.specs = specs
+        self.raw_numbers = raw_numbers
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> LeadEncoder:
         self.edges_: dict[str, np.ndarray] = {}
         self.categories_: dict[str, list[str]] = {}
+        self.bin_medians_: dict[str, np.ndarray] = {}
         for spec in self.specs:
             column = X[spec.name]
             if spec.kind == "number":
@@ -56,6 +74,7 @@ class LeadEncoder(TransformerMixin, BaseEstimator):
                 quantiles = np.linspace(0, 1, NUMBER_BINS + 1)[1:-1]
                 edges = np.unique(np.quantile(values, quantiles)) if len(values) else np.array([])
                 self.edges_[spec.name] = edges
+                self.bin_medians_[spec.name] = _bin_medians(values, edges)
             else:
                 counts = column.dropna().value_counts()
                 kept = counts[counts >= MIN_CATEGORY_COUNT].index[:MAX_CATEGORIES]
@@ -87,8 +106,17 @@ class LeadEncoder(TransformerMixin, BaseEstimator):
         lookup = np.append(lookup, missing_slot)
         return lookup[positions]
 
+    def slot_inputs(self, spec: FeatureSpec) -> np.ndarray:
+        """What the model is given for each slot (the last one is missing): the code itself,
+        or with `raw_numbers` the median training value inside a number's bin."""
+        if self.raw_numbers and spec.kind == "number":
+            return np.append(self.bin_medians_[spec.name], np.nan)
+        return np.append(np.arange(self.n_codes(spec), dtype=float), np.nan)
+
     def encode(self, spec: FeatureSpec, column: pd.Series) -> np.ndarray:
-        """Float codes for the model, NaN = missing."""
+        """Float codes for the model, NaN = missing (raw numbers with `raw_numbers`)."""
+        if self.raw_numbers and spec.kind == "number":
+            return column.to_numpy(dtype=float)
         codes = self.slot_codes(spec, column).astype(float)
         codes[codes == self.n_codes(spec)] = np.nan
         return codes
@@ -99,6 +127,17 @@ class LeadEncoder(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.array([s.name for s in self.specs], dtype=object)
+
+
+def _bin_medians(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The median training value inside each bin (the bin's lower edge when it is empty)."""
+    bins = np.searchsorted(edges, values, side="right")
+    medians = np.empty(len(edges) + 1)
+    for b in range(len(edges) + 1):
+        inside = values[bins == b]
+        fallback = edges[b - 1] if b > 0 else (edges[0] if len(edges) else 0.0)
+        medians[b] = np.median(inside) if len(inside) else fallback
+    return medians
 
 
 def reason_groups(specs: Sequence[FeatureSpec]) -> list[list[int]]:
@@ -124,7 +163,7 @@ def _hgb_interaction_cst(specs: Sequence[FeatureSpec]) -> list[list[int]]:
 
 
 def make_model(kind: str, specs: Sequence[FeatureSpec]) -> Pipeline:
-    """An unfitted candidate: encoder → column transformer → estimator."""
+    """An unfitted candidate: encoder → (column transformer →) estimator."""
     names = [s.name for s in specs]
     if kind == "gradient_boosting":
         columns = ColumnTransformer([("codes", "passthrough", names)],
@@ -135,6 +174,9 @@ def make_model(kind: str, specs: Sequence[FeatureSpec]) -> Pipeline:
             categorical_features=[s.kind == "category" for s in specs],
             interaction_cst=_hgb_interaction_cst(specs),
         )
+    elif kind == CROSSED:
+        return Pipeline([("encode", LeadEncoder(list(specs), raw_numbers=True)),
+                         ("model", CrossedBoosting([s.kind == "category" for s in specs]))])
     elif kind == "logistic_regression":
         columns = ColumnTransformer(
             [("onehot", OneHotEncoder(handle_unknown="ignore"), names)],

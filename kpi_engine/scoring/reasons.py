@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from kpi_engine.scoring.features import FeatureSpec
-from kpi_engine.scoring.scorer import CompiledScorer, GroupTable
+from kpi_engine.scoring.scorer import GroupTable, LeadScorer
 
 TOP_REASONS = 3
 # Contributions smaller than this (log-odds) do not move a score enough to mention.
@@ -35,7 +35,7 @@ class FeatureFacts:
     median: float | None
 
 
-def feature_facts(scorer: CompiledScorer, X: pd.DataFrame, y: np.ndarray,
+def feature_facts(scorer: LeadScorer, X: pd.DataFrame, y: np.ndarray,
                   weights: np.ndarray | None = None) -> list[FeatureFacts]:
     """Per-slot conversion rates and value ranges on the training leads (`weights`: how
     much each row counts, so that a lead with several rows counts once)."""
@@ -122,24 +122,40 @@ def phrase(spec: FeatureSpec, slot: int, facts: FeatureFacts, base_rate: float,
 @dataclass(frozen=True)
 class ReasonBook:
     """The sentence of every cell of every group, as one flat object array, and the factor
-    it names ("lead source" for a group cell carried by the lead source)."""
+    it names ("lead source" for a group cell carried by the lead source).
+
+    With `per_direction`, every cell has two sentences, lowering then raising: a crossed
+    model (ProbedScorer) can move one cell either way depending on the lead's other values.
+    """
 
     texts: np.ndarray
     offsets: np.ndarray  # where each group's cells start in `texts`
     factors: np.ndarray | None = None  # parallel to `texts`; None in older artifacts
+    per_direction: bool = False
+
+    def phrase_index(self, groups: np.ndarray, cells: np.ndarray,
+                     contributions: np.ndarray) -> np.ndarray:
+        if self.per_direction:
+            return self.offsets[groups] + 2 * cells + (contributions > 0)
+        return self.offsets[groups] + cells
 
 
-def build_reason_book(scorer: CompiledScorer, facts: list[FeatureFacts],
-                      base_rate: float) -> ReasonBook:
+def build_reason_book(scorer: LeadScorer, facts: list[FeatureFacts], base_rate: float,
+                      per_direction: bool = False) -> ReasonBook:
+    """Sentences for every cell; a cell's direction is its table value (the lead's exact
+    contribution for a CompiledScorer), or both directions with `per_direction`."""
     texts: list[str] = []
     factors: list[str] = []
     offsets = []
     for group in scorer.groups:
         offsets.append(len(texts))
+        ways = ([np.full(len(group.values), -1.0), np.full(len(group.values), 1.0)]
+                if per_direction else [group.values])
         if len(group.features) == 1:
             i = group.features[0]
-            texts.extend(_feature_phrases(scorer, i, facts[i], base_rate, group.values))
-            factors.extend([group.label] * len(group.values))
+            said = [_feature_phrases(scorer, i, facts[i], base_rate, way) for way in ways]
+            texts.extend(_interleave(said))
+            factors.extend([group.label] * len(group.values) * len(ways))
             continue
         # Each member said both ways: the conversion rate is only quoted when it agrees
         # with the direction the member moves the score in.
@@ -147,14 +163,20 @@ def build_reason_book(scorer: CompiledScorer, facts: list[FeatureFacts],
                         _feature_phrases(scorer, i, facts[i], base_rate, 1.0))
                        for i in group.features]
         labels = [scorer.specs[i].label for i in group.features]
-        for text, factor in _group_phrases(group, per_feature, labels):
+        said_pairs = [_group_phrases(group, per_feature, labels, way) for way in ways]
+        for text, factor in _interleave(said_pairs):
             texts.append(text)
             factors.append(factor)
     return ReasonBook(np.array(texts, dtype=object), np.array(offsets, dtype=np.int64),
-                      np.array(factors, dtype=object))
+                      np.array(factors, dtype=object), per_direction)
 
 
-def _feature_phrases(scorer: CompiledScorer, i: int, facts: FeatureFacts, base_rate: float,
+def _interleave(lists: list[list]) -> list:
+    """[a0, a1, …] and [b0, b1, …] → [a0, b0, a1, b1, …] (one list: itself)."""
+    return [item for items in zip(*lists, strict=True) for item in items]
+
+
+def _feature_phrases(scorer: LeadScorer, i: int, facts: FeatureFacts, base_rate: float,
                      directions: np.ndarray | float | None = None) -> list[str]:
     spec = scorer.specs[i]
     size = scorer.encoder.n_codes(spec) + 1
@@ -181,15 +203,15 @@ def member_effects(group: GroupTable) -> np.ndarray:
 
 
 def _group_phrases(group: GroupTable, per_feature: list[tuple[list[str], list[str]]],
-                   labels: list[str]) -> list[tuple[str, str]]:
-    """(sentence, factor) per group cell. A cell names the members that carry its
-    contribution, strongest first: those that move the score the same way as the whole cell
-    (at most TOP_MEMBERS); when the members only matter together, every member that differs
-    from the reference lead."""
+                   labels: list[str], direction: np.ndarray) -> list[tuple[str, str]]:
+    """(sentence, factor) per group cell, said as moving the score the way `direction`
+    (per cell) says. A cell names the members that carry its contribution, strongest first:
+    those that move the score that way (at most TOP_MEMBERS); when the members only matter
+    together, every member that differs from the reference lead."""
     grids = np.indices(group.radix).reshape(len(group.radix), -1).T
     effects = member_effects(group)
     out = []
-    for cell, total, effect in zip(grids, group.values, effects, strict=True):
+    for cell, total, effect in zip(grids, direction, effects, strict=True):
         carrying = [k for k in np.argsort(-np.abs(effect), kind="stable")
                     if effect[k] * total > 0 and abs(effect[k]) >= MIN_IMPACT][:TOP_MEMBERS]
         if not carrying:
@@ -255,6 +277,7 @@ def top_reasons(contributions: np.ndarray, cells: np.ndarray, book: ReasonBook,
         strong = strength >= MIN_IMPACT
         magnitude[rows, picked] = -1.0
         group[:, place] = np.where(strong, picked, -1)
-        phrase[:, place] = np.where(strong, book.offsets[picked] + cells[rows, picked], -1)
+        said = book.phrase_index(picked, cells[rows, picked], contributions[rows, picked])
+        phrase[:, place] = np.where(strong, said, -1)
         impact[:, place] = np.where(strong, contributions[rows, picked], np.nan)
     return Reasons(group, phrase, impact, book)

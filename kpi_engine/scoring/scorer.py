@@ -1,6 +1,6 @@
 """The compiled scorer: a trained model turned into lookup tables, exact and vectorised.
 
-Both model candidates are sums of one function per reason group over integer codes
+Both default model candidates are sums of one function per reason group over integer codes
 (pipeline.py). So after training, each group's function is read off the fitted model on
 its whole (small) grid of codes, relative to a *reference lead* (the most common value of
 each feature, the median bin of each number). Then for any lead
@@ -14,6 +14,9 @@ A group's table entry is that group's *contribution*: how much the lead's values
 score away from the reference lead's. Setting the group back to the reference values
 ("neutralising" it) removes exactly that contribution, which is why the reasons built
 from the largest contributions are faithful.
+
+The optional crossed candidate (crossed.py) is no such sum; `ProbedScorer` measures its
+contributions per lead by neutralising each group through the model itself.
 """
 
 from __future__ import annotations
@@ -47,13 +50,13 @@ class GroupTable:
 
 
 @dataclass(frozen=True)
-class CompiledScorer:
-    """Scores and contributions from raw feature matrices, without sklearn in the loop."""
+class LeadScorer:
+    """What every scorer shares: the features, their encoder and the reason groups' tables
+    (which the sentences are read from, reasons.py)."""
 
     specs: tuple[FeatureSpec, ...]
     encoder: LeadEncoder
     groups: tuple[GroupTable, ...]
-    base: float  # model output (log-odds scale) for the reference lead
     calibration: tuple[float, float]  # Platt a, b: p = 1 / (1 + exp(a·output + b))
 
     def slots(self, X: pd.DataFrame) -> np.ndarray:
@@ -77,6 +80,21 @@ class CompiledScorer:
             out[:, g] = index
         return out
 
+    def calibrated(self, output: np.ndarray) -> np.ndarray:
+        a, b = self.calibration
+        return 1.0 / (1.0 + np.exp(a * output + b))
+
+    def score(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Scores 0–100, contributions (n, groups) and cells (n, groups) for raw features X."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class CompiledScorer(LeadScorer):
+    """Scores and contributions from raw feature matrices, without sklearn in the loop."""
+
+    base: float  # model output (log-odds scale) for the reference lead
+
     def contributions(self, cells: np.ndarray) -> np.ndarray:
         """(n, groups) log-odds contributions relative to the reference lead."""
         out = np.empty(cells.shape, dtype=np.float64, order="F")
@@ -86,50 +104,96 @@ class CompiledScorer:
         return out
 
     def probability(self, contributions: np.ndarray) -> np.ndarray:
-        a, b = self.calibration
-        output = self.base + contributions.sum(axis=1)
-        return 1.0 / (1.0 + np.exp(a * output + b))
+        return self.calibrated(self.base + contributions.sum(axis=1))
 
     def score(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Scores 0–100, contributions (n, groups) and cells (n, groups) for raw features X."""
         cells = self.cells(self.slots(X))
         contributions = self.contributions(cells)
         return 100.0 * self.probability(contributions), contributions, cells
 
 
+@dataclass(frozen=True)
+class ProbedScorer(LeadScorer):
+    """For a model that crosses reason groups: the score is the model's own, and a group's
+    contribution is measured per lead, as the model's output minus its output with that
+    group set back to the reference lead's values. Neutralising a group so removes exactly
+    its contribution, as with CompiledScorer; the contributions just do not add up to the
+    score. One model pass per group: slower, and exact by construction.
+
+    `groups` hold the model's output along each group with the rest at the reference lead;
+    they only say which members carry a reason (reasons.py), never a lead's figure.
+    """
+
+    model: Any  # the fitted pipeline after its encoder: model input → log-odds
+    reference_inputs: dict[str, float]  # the reference lead, as the model is given it
+
+    def score(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cells = self.cells(self.slots(X))
+        inputs = self.encoder.transform(X)
+        output = np.asarray(self.model.decision_function(inputs), dtype=float)
+        contributions = np.zeros(cells.shape, dtype=np.float64, order="F")
+        for g, group in enumerate(self.groups):
+            names = [self.specs[i].name for i in group.features]
+            # A lead already at the reference values gives the same input, so exactly 0:
+            # only the others are passed through the model again.
+            rows = np.flatnonzero(self._differs(inputs, names))
+            if len(rows):
+                neutral = inputs.iloc[rows].assign(
+                    **{name: self.reference_inputs[name] for name in names})
+                contributions[rows, g] = output[rows] - self.model.decision_function(neutral)
+        return 100.0 * self.calibrated(output), contributions, cells
+
+    def _differs(self, inputs: pd.DataFrame, names: list[str]) -> np.ndarray:
+        out = np.zeros(len(inputs), dtype=bool)
+        for name in names:
+            value, reference = inputs[name].to_numpy(dtype=float), self.reference_inputs[name]
+            same = np.isnan(value) if np.isnan(reference) else value == reference
+            out |= ~same
+        return out
+
+
 def _reference_slots(encoder: LeadEncoder, specs: tuple[FeatureSpec, ...],
-                     codes: pd.DataFrame) -> list[int]:
+                     X: pd.DataFrame) -> list[int]:
+    """The reference lead: per feature, missing when most leads miss it, else the median
+    bin of a number or the most common value of a category."""
     reference = []
     for spec in specs:
-        column = codes[spec.name].to_numpy()
-        missing = np.isnan(column)
+        slots = encoder.slot_codes(spec, X[spec.name])
+        missing = slots == encoder.n_codes(spec)
         if missing.mean() > 0.5:
             reference.append(encoder.n_codes(spec))
         elif spec.kind == "number":
-            reference.append(int(np.median(column[~missing])))
+            reference.append(int(np.median(slots[~missing])))
         else:
-            values, counts = np.unique(column[~missing], return_counts=True)
+            values, counts = np.unique(slots[~missing], return_counts=True)
             reference.append(int(values[np.argmax(counts)]))
     return reference
 
 
-def _slot_values(encoder: LeadEncoder, spec: FeatureSpec) -> np.ndarray:
-    """Codes as the model sees them, slot by slot (the last slot is missing)."""
-    return np.append(np.arange(encoder.n_codes(spec), dtype=float), np.nan)
+@dataclass(frozen=True)
+class _Probe:
+    """A fitted, calibrated pipeline opened up, with its reference lead and group tables."""
+
+    encoder: LeadEncoder
+    inner: Pipeline  # everything after the encoder
+    calibration: tuple[float, float]
+    reference_inputs: dict[str, float]
+    base: float
+    groups: tuple[GroupTable, ...]
 
 
-def compile_scorer(model: CalibratedClassifierCV, X_train: pd.DataFrame) -> CompiledScorer:
-    """Read the fitted, calibrated pipeline into lookup tables, and check they reproduce it."""
+def _probe(model: CalibratedClassifierCV, X_train: pd.DataFrame) -> _Probe:
+    """Read each reason group's output off the fitted model on the group's whole grid of
+    slots, the other features held at the reference lead."""
     fitted = model.calibrated_classifiers_[0]
     pipeline: Pipeline = fitted.estimator
     calibrator: Any = fitted.calibrators[0]
     encoder: LeadEncoder = pipeline.named_steps["encode"]
     inner = Pipeline(pipeline.steps[1:])
     specs = tuple(encoder.specs)
-    train_codes = encoder.transform(X_train)
-    reference = _reference_slots(encoder, specs, train_codes)
-    slot_values = [_slot_values(encoder, s) for s in specs]
-    reference_row = {s.name: slot_values[i][reference[i]] for i, s in enumerate(specs)}
+    reference = _reference_slots(encoder, specs, X_train)
+    slot_values = [encoder.slot_inputs(s) for s in specs]
+    reference_row = {s.name: float(slot_values[i][reference[i]]) for i, s in enumerate(specs)}
     base = float(inner.decision_function(pd.DataFrame([reference_row]))[0])
     groups = []
     for members in reason_groups(specs):
@@ -145,10 +209,24 @@ def compile_scorer(model: CalibratedClassifierCV, X_train: pd.DataFrame) -> Comp
         groups.append(GroupTable(label, tuple(members), radix,
                                  np.asarray(output, dtype=float) - base,
                                  tuple(reference[i] for i in members)))
-    scorer = CompiledScorer(specs, encoder, tuple(groups), base,
-                            (float(calibrator.a_), float(calibrator.b_)))
-    _check_exact(scorer, inner, X_train, train_codes)
+    return _Probe(encoder, inner, (float(calibrator.a_), float(calibrator.b_)),
+                  reference_row, base, tuple(groups))
+
+
+def compile_scorer(model: CalibratedClassifierCV, X_train: pd.DataFrame) -> CompiledScorer:
+    """Read the fitted, calibrated pipeline into lookup tables, and check they reproduce it."""
+    probe = _probe(model, X_train)
+    scorer = CompiledScorer(tuple(probe.encoder.specs), probe.encoder, probe.groups,
+                            probe.calibration, probe.base)
+    _check_exact(scorer, probe.inner, X_train, probe.encoder.transform(X_train))
     return scorer
+
+
+def probed_scorer(model: CalibratedClassifierCV, X_train: pd.DataFrame) -> ProbedScorer:
+    """A scorer for a model that crosses reason groups (crossed.py)."""
+    probe = _probe(model, X_train)
+    return ProbedScorer(tuple(probe.encoder.specs), probe.encoder, probe.groups,
+                        probe.calibration, probe.inner, probe.reference_inputs)
 
 
 def _check_exact(scorer: CompiledScorer, inner: Pipeline, X: pd.DataFrame,

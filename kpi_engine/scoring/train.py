@@ -5,8 +5,9 @@
    non-conversions), training is refused with a message saying what is missing.
 2. The most recent `HOLDOUT_SHARE` of them (by created_at) are held out when dates exist;
    without dates a stratified random share is held out instead.
-3. The two candidates are compared by 5-fold cross-validated AUC on the rest; the better
-   one is calibrated, evaluated on the held-out leads, then refitted on every labelled lead.
+3. The candidates (pipeline.py; the crossed one too with `KPIBOT_LEAD_MODEL=interactions`)
+   are compared by 5-fold cross-validated AUC on the rest; the best is calibrated,
+   evaluated on the held-out leads, then refitted on every labelled lead.
 4. The version is the artifact (joblib, under EngineSettings.model_dir) plus a
    `model_versions` row with its quality figures.
 
@@ -33,7 +34,8 @@ from threadpoolctl import threadpool_limits
 
 from kpi_engine.clock import naive_utc
 from kpi_engine.db.models import Lead, ModelVersion
-from kpi_engine.errors import KpiInternalError, NotEnoughDataError
+from kpi_engine.errors import InvalidInputError, KpiInternalError, NotEnoughDataError
+from kpi_engine.scoring.crossed import INSTALL_HINT, catboost_available
 from kpi_engine.scoring.features import (
     FeatureSelection,
     FeatureSpec,
@@ -44,10 +46,18 @@ from kpi_engine.scoring.features import (
 )
 from kpi_engine.scoring.guard import LeakageGuard
 from kpi_engine.scoring.moments import SNAPSHOT_BANDS, band_label, snapshot_bands
-from kpi_engine.scoring.pipeline import CANDIDATES, SEED, calibrated, folds, make_model
+from kpi_engine.scoring.pipeline import (
+    CANDIDATES,
+    CROSSED,
+    SEED,
+    calibrated,
+    candidates,
+    folds,
+    make_model,
+)
 from kpi_engine.scoring.quality import Quality, quality, score_histogram
 from kpi_engine.scoring.reasons import FeatureFacts, ReasonBook, build_reason_book, feature_facts
-from kpi_engine.scoring.scorer import CompiledScorer, compile_scorer
+from kpi_engine.scoring.scorer import LeadScorer, ProbedScorer, compile_scorer, probed_scorer
 
 MIN_LABELLED = 200
 MIN_CONVERSIONS = 20
@@ -61,7 +71,7 @@ THREADS = 1
 class ScoringModel:
     """What the artifact holds: the compiled scorer, its sentences and the sklearn model."""
 
-    scorer: CompiledScorer
+    scorer: LeadScorer
     book: ReasonBook
     facts: tuple[FeatureFacts, ...]
     estimator: str
@@ -203,14 +213,18 @@ def holdout_by_system(rows: pd.DataFrame, y: np.ndarray,
     return _holdout_by(systems, names, y, probability) if len(names) > 1 else {}
 
 
-def fit_lead_model(frame: LeadFrame, guard: LeakageGuard,
-                   n_folds: int = CV_FOLDS) -> TrainingResult:
+def fit_lead_model(frame: LeadFrame, guard: LeakageGuard, n_folds: int = CV_FOLDS,
+                   interactions: bool = False) -> TrainingResult:
     """Train on the labelled leads of `frame` (pure: no database, no files).
 
     `n_folds` is used for both the candidate comparison and the calibration; fewer folds
     train faster (tests) at the cost of a noisier comparison. A lead may have several rows
     (snapshots at several ages, moments.py): counts and splits are by lead.
+    `interactions` adds the crossed candidate (crossed.py) to the comparison.
     """
+    if interactions and not catboost_available():
+        raise InvalidInputError(INSTALL_HINT)
+    kinds = candidates(interactions)
     started = time.perf_counter()
     labelled_mask = frame.labelled.to_numpy()
     labelled = frame.data[labelled_mask].reset_index(drop=True)
@@ -225,15 +239,15 @@ def fit_lead_model(frame: LeadFrame, guard: LeakageGuard,
     X = feature_matrix(labelled, specs)
     train, test, holdout = _split(labelled, y)
     check_enough(y[train], leads[train])
-    cv_auc = cross_validated_auc(X.iloc[train], y[train], specs, n_folds=n_folds,
+    cv_auc = cross_validated_auc(X.iloc[train], y[train], specs, kinds, n_folds=n_folds,
                                  leads=leads[train])
-    ranked = sorted(CANDIDATES, key=lambda kind: (-cv_auc[kind], CANDIDATES.index(kind)))
+    ranked = sorted(kinds, key=lambda kind: (-cv_auc[kind], kinds.index(kind)))
     notes: dict[str, str] = {}
     for best in ranked:
         with threadpool_limits(THREADS):
             final = calibrated(make_model(best, specs), y, n_folds, leads).fit(X, y)
         try:
-            scorer = compile_scorer(final, X)
+            scorer = (probed_scorer if best == CROSSED else compile_scorer)(final, X)
             break
         except KpiInternalError as error:
             # Reasons must be exact; a model we cannot decompose exactly is not shipped.
@@ -248,7 +262,8 @@ def fit_lead_model(frame: LeadFrame, guard: LeakageGuard,
     weights = 1.0 / pd.Series(leads).map(pd.Series(leads).value_counts()).to_numpy(float)
     facts = feature_facts(scorer, X, y, weights)
     base_rate = float(np.average(y, weights=weights))
-    book = build_reason_book(scorer, facts, base_rate)
+    book = build_reason_book(scorer, facts, base_rate,
+                             per_direction=isinstance(scorer, ProbedScorer))
     scores, _, _ = scorer.score(X)
     by_age = holdout_by_age(labelled.iloc[test], y[test], test_probability)
     by_system = holdout_by_system(labelled.iloc[test], y[test], test_probability)
@@ -269,11 +284,11 @@ def fit_lead_model(frame: LeadFrame, guard: LeakageGuard,
 
 
 def train_model(engine: Engine, model_dir: Path, now: dt.datetime,
-                guard: LeakageGuard | None = None) -> TrainingResult:
+                guard: LeakageGuard | None = None, interactions: bool = False) -> TrainingResult:
     """Train on the database's labelled leads and store the version (artifact + row)."""
     guard = guard or LeakageGuard.default()
     frame = load_leads(engine, Lead.__table__.c.status.in_(("converted", "lost")))
-    result = fit_lead_model(frame, guard)
+    result = fit_lead_model(frame, guard, interactions=interactions)
     return store(engine, model_dir, now, result, open_histogram(engine, result.model, now))
 
 

@@ -117,3 +117,27 @@ def test_months_and_baselines_before_the_data_say_no_data(cli: CliRunner) -> Non
     compared = cli.invoke(app, ["metric", "deals_won", "--period", "Q4 2016", "--compare",
                                 "previous"])
     assert f"no data (the data starts on {first:%Y-%m-%d})" in compared.output
+
+
+@pytest.mark.parametrize(("variable", "value", "said"), [
+    ("KPIBOT_LEAD_MODEL", "everything", "should be 'additive' or 'interactions'"),
+    ("KPIBOT_WEEK_START", "funday", "week_start must be one of monday"),
+])
+def test_a_bad_setting_is_named_not_a_traceback(variable: str, value: str, said: str,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Through the real entry point (`main`), since a setting is read before any command's
+    own error handling."""
+    from bot.cli import main
+
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setattr("sys.argv", ["kpibot", "metrics"])
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main()
+    finally:
+        get_settings.cache_clear()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"Error: {variable}='{value}': {said}" in err and "Traceback" not in err

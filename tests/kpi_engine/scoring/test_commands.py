@@ -351,3 +351,35 @@ def test_backtest_open_leads_score_about_as_often_as_they_then_convert(
     (before,) = json.loads(run(url, tmp, monkeypatch, "backtest", "--days", "45",
                                "--json").output)
     assert before["mean_score"] / before["converted"] > 1.8
+
+
+def test_the_crossed_model_through_the_cli(tmp_path, monkeypatch, data_dir) -> None:
+    """`KPIBOT_LEAD_MODEL=interactions`: X Education imported, 300 of its leads reopened as
+    if still being worked; CatBoost wins the comparison there, and its per-lead reasons are
+    written back and listed like any other model's."""
+    with migrated_engine("sqlite", tmp_path) as engine:
+        url = engine.url.render_as_string(hide_password=False)
+        imported = run(url, tmp_path, monkeypatch, "import", "xeducation",
+                       str(data_dir / "xeducation_leads" / "Leads.csv"))
+        assert imported.exit_code == 0, imported.output
+        with engine.begin() as conn:
+            reopened = [i for (i,) in conn.execute(select(Lead.id).order_by(Lead.id).limit(300))]
+            conn.execute(Lead.__table__.update().where(Lead.id.in_(reopened))
+                         .values(status="open", converted=None, converted_at=None))
+        monkeypatch.setenv("KPIBOT_LEAD_MODEL", "interactions")
+        trained = run(url, tmp_path, monkeypatch, "train", "--json")
+        assert trained.exit_code == 0, trained.output
+        figures = json.loads(trained.output)
+        assert figures["estimator"] == "catboost"
+        assert figures["cv_auc"]["catboost"] > figures["cv_auc"]["gradient_boosting"]
+        assert "Scored 300 open leads" in run(url, tmp_path, monkeypatch, "score").output
+        listed = json.loads(run(url, tmp_path, monkeypatch, "leads", "--all", "--limit", "300",
+                                "--json").output)
+        assert len(listed) == 300
+        # A lead much like the reference lead has no reason strong enough to name (2 here).
+        assert all(len(lead["reasons"]) <= 3 for lead in listed)
+        assert sum(len(lead["reasons"]) == 3 for lead in listed) > 200
+        scores = [lead["score"] for lead in listed]
+        assert scores == sorted(scores, reverse=True) and scores[0] > 80 > scores[-1]
+        report = json.loads(run(url, tmp_path, monkeypatch, "model", "--json").output)
+        assert report["estimator"] == "catboost" and report["scored_open_leads"] == 300
