@@ -176,7 +176,8 @@ def make_model(kind: str, specs: Sequence[FeatureSpec]) -> Pipeline:
         )
     elif kind == CROSSED:
         return Pipeline([("encode", LeadEncoder(list(specs), raw_numbers=True)),
-                         ("model", CrossedBoosting([s.kind == "category" for s in specs]))])
+                         ("model", CrossedBoosting([s.kind == "category" for s in specs],
+                                                    seed=SEED))])
     elif kind == "logistic_regression":
         columns = ColumnTransformer(
             [("onehot", OneHotEncoder(handle_unknown="ignore"), names)],
